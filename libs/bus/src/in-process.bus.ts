@@ -1,0 +1,279 @@
+import type { Logger } from 'pino';
+import {
+  type BusSettings,
+  type BusSubscription,
+  DEFAULT_BUS_SETTINGS,
+  type DeliveredMessage,
+  type EventBus,
+  type OutgoingMessage,
+  type PublishResult,
+  type SubscribeOptions,
+} from './event-bus';
+import { deadLetterFor, logOutcome, runDelivery } from './delivery';
+import { subjectMatches } from './subjects';
+
+interface StoredMessage {
+  sequence: number;
+  id: string;
+  subject: string;
+  payload: string;
+  headers: Record<string, string>;
+}
+
+interface Redelivery {
+  message: StoredMessage;
+  deliveryCount: number;
+  dueAt: number;
+}
+
+export interface InProcessBusOptions extends Partial<BusSettings> {
+  logger: Logger;
+  /** Messages kept for consumers that subscribe later (oldest dropped first). */
+  retainLimit?: number;
+}
+
+/**
+ * The bus for one process (standalone mode and unit tests). It keeps the JetStream
+ * contract: messages are retained, so a durable that subscribes later still gets them;
+ * each durable remembers its position; failures are redelivered with backoff and
+ * dead-lettered after maxDeliver. Payloads are copied through JSON as they would be
+ * on the wire. Retention is memory only: after a restart the outbox relay (whose
+ * checkpoint lives in the database) is what guarantees that events are published.
+ */
+export class InProcessBus implements EventBus {
+  readonly kind = 'in-process' as const;
+  private readonly settings: BusSettings;
+  private readonly log: StoredMessage[] = [];
+  private readonly seen = new Map<string, { sequence: number; at: number }>();
+  private readonly consumers = new Map<string, InProcessConsumer>();
+  private sequence = 0;
+  private closed = false;
+
+  constructor(private readonly options: InProcessBusOptions) {
+    this.settings = { ...DEFAULT_BUS_SETTINGS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  }
+
+  async connect(): Promise<void> {
+    this.closed = false;
+  }
+
+  async ensureStream(): Promise<void> {}
+
+  async publish(message: OutgoingMessage): Promise<PublishResult> {
+    if (this.closed) throw new Error('the in-process bus is closed');
+    const now = Date.now();
+    this.forgetExpiredIds(now);
+    const previous = this.seen.get(message.id);
+    if (previous) return { duplicate: true, sequence: previous.sequence };
+    const stored: StoredMessage = {
+      sequence: ++this.sequence,
+      id: message.id,
+      subject: message.subject,
+      payload: JSON.stringify(message.data),
+      headers: { ...(message.headers ?? {}) },
+    };
+    this.seen.set(message.id, { sequence: stored.sequence, at: now });
+    this.log.push(stored);
+    const limit = this.options.retainLimit ?? 100_000;
+    if (this.log.length > limit) this.log.splice(0, this.log.length - limit);
+    for (const consumer of this.consumers.values()) consumer.wake();
+    return { duplicate: false, sequence: stored.sequence };
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<BusSubscription> {
+    let consumer = this.consumers.get(options.durable);
+    if (!consumer) {
+      consumer = new InProcessConsumer(options.durable, options.subject, this);
+      this.consumers.set(options.durable, consumer);
+    }
+    return consumer.attach(options);
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('the in-process bus is closed');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.consumers.values()].map((consumer) => consumer.stopAll()));
+  }
+
+  /** @internal */
+  messagesAfter(sequence: number): StoredMessage[] {
+    // The log is sorted by sequence: find the first index past `sequence`.
+    let low = 0;
+    let high = this.log.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (this.log[middle].sequence <= sequence) low = middle + 1;
+      else high = middle;
+    }
+    return this.log.slice(low);
+  }
+
+  /** @internal */
+  get busSettings(): BusSettings {
+    return this.settings;
+  }
+
+  /** @internal */
+  get logger(): Logger {
+    return this.options.logger;
+  }
+
+  private forgetExpiredIds(now: number) {
+    for (const [id, entry] of this.seen) {
+      if (now - entry.at <= this.settings.duplicateWindowMs) break;
+      this.seen.delete(id);
+    }
+  }
+}
+
+/** One durable consumer: a position in the log plus pending redeliveries. */
+class InProcessConsumer {
+  private cursor = 0;
+  private readonly redeliveries: Redelivery[] = [];
+  private readonly attached = new Set<InProcessSubscription>();
+  private running?: Promise<void>;
+  private wakeUp?: () => void;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    readonly durable: string,
+    readonly subject: string,
+    private readonly bus: InProcessBus,
+  ) {}
+
+  attach(options: SubscribeOptions): BusSubscription {
+    const subscription = new InProcessSubscription(options, this);
+    this.attached.add(subscription);
+    if (!this.running) this.running = this.loop().finally(() => (this.running = undefined));
+    else this.wake();
+    return subscription;
+  }
+
+  async detach(subscription: InProcessSubscription): Promise<void> {
+    this.attached.delete(subscription);
+    this.wake();
+    if (this.attached.size === 0) await this.running;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.attached].map((subscription) => subscription.stop()));
+  }
+
+  wake() {
+    const wake = this.wakeUp;
+    this.wakeUp = undefined;
+    wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    let turn = 0;
+    while (this.attached.size > 0) {
+      const next = this.takeNext();
+      if (!next) {
+        await this.sleepUntilWoken();
+        continue;
+      }
+      // Replicas sharing a durable share the work, one message each in turn.
+      const subscriptions = [...this.attached];
+      const subscription = subscriptions[turn++ % subscriptions.length];
+      await subscription.deliver(next.message, next.deliveryCount);
+    }
+  }
+
+  private takeNext(): { message: StoredMessage; deliveryCount: number; } | undefined {
+    const now = Date.now();
+    const dueIndex = this.redeliveries.findIndex((redelivery) => redelivery.dueAt <= now);
+    if (dueIndex >= 0) {
+      const [due] = this.redeliveries.splice(dueIndex, 1);
+      return { message: due.message, deliveryCount: due.deliveryCount };
+    }
+    for (const message of this.bus.messagesAfter(this.cursor)) {
+      this.cursor = message.sequence;
+      if (subjectMatches(this.subject, message.subject)) return { message, deliveryCount: 1 };
+    }
+    return undefined;
+  }
+
+  scheduleRedelivery(message: StoredMessage, deliveryCount: number, delayMs: number) {
+    this.redeliveries.push({ message, deliveryCount, dueAt: Date.now() + delayMs });
+  }
+
+  private sleepUntilWoken(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeUp = resolve;
+      const soonest = Math.min(...this.redeliveries.map((redelivery) => redelivery.dueAt));
+      if (Number.isFinite(soonest)) {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.wake(), Math.max(0, soonest - Date.now()));
+        this.timer.unref();
+      }
+    });
+  }
+
+  get settings(): BusSettings {
+    return this.bus.busSettings;
+  }
+
+  get logger(): Logger {
+    return this.bus.logger;
+  }
+
+  publishDeadLetter(letter: OutgoingMessage) {
+    return this.bus.publish(letter);
+  }
+}
+
+class InProcessSubscription implements BusSubscription {
+  readonly durable: string;
+  private stopped = false;
+  private inFlight: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly options: SubscribeOptions,
+    private readonly consumer: InProcessConsumer,
+  ) {
+    this.durable = options.durable;
+  }
+
+  async deliver(stored: StoredMessage, deliveryCount: number): Promise<void> {
+    if (this.stopped) {
+      this.consumer.scheduleRedelivery(stored, deliveryCount, 0);
+      return;
+    }
+    const work = this.handle(stored, deliveryCount);
+    this.inFlight = work;
+    await work;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.inFlight;
+    await this.consumer.detach(this);
+  }
+
+  private async handle(stored: StoredMessage, deliveryCount: number): Promise<void> {
+    const settings = this.consumer.settings;
+    const message: DeliveredMessage = {
+      id: stored.id,
+      subject: stored.subject,
+      data: JSON.parse(stored.payload),
+      headers: { ...stored.headers },
+      deliveryCount,
+    };
+    const outcome = await runDelivery(message, this.durable, this.options.handler, {
+      maxDeliver: this.options.maxDeliver ?? settings.maxDeliver,
+      backoffMs: this.options.backoffMs ?? settings.backoffMs,
+      maxBackoffMs: settings.maxBackoffMs,
+    });
+    logOutcome(this.consumer.logger, message, this.durable, outcome);
+    if (outcome.kind === 'retry') {
+      this.consumer.scheduleRedelivery(stored, deliveryCount + 1, outcome.delayMs);
+    } else if (outcome.kind === 'dead-letter') {
+      await this.consumer.publishDeadLetter(deadLetterFor(message, this.durable, settings.subjectPrefix, outcome.error));
+    }
+  }
+}

@@ -1,0 +1,5 @@
+export * from './event-bus';
+export * from './subjects';
+export * from './delivery';
+export * from './nats-jetstream.bus';
+export * from './in-process.bus';

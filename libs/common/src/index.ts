@@ -1,0 +1,5 @@
+export * from './errors/domain-error';
+export * from './errors/error-body';
+export * from './errors/exception.filter';
+export * from './config/service-config';
+export * from './logging/logger';

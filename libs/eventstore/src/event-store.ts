@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto';
+import { currentTraceparent } from '@co/telemetry';
+import type { Database } from './database';
+import { ConcurrencyConflictError, DuplicateEventError, InvalidEventError } from './errors';
+import {
+  aggregateOf,
+  type EventMetadata,
+  type ExpectedVersion,
+  type NewEvent,
+  type RecordedEvent,
+} from './events';
+
+/** Limits that keep one append a reasonable unit of work. */
+export const EVENT_LIMITS = {
+  eventsPerAppend: 500,
+  dataBytes: 1024 * 1024,
+  typeLength: 128,
+} as const;
+
+const EVENT_TYPE = /^[A-Z][A-Za-z0-9]{0,127}$/;
+
+interface EventRow {
+  position: number | string;
+  event_id: string;
+  stream_id: string;
+  stream_version: number | string;
+  type: string;
+  schema_version: number | string;
+  data: string | Record<string, unknown>;
+  metadata: string | EventMetadata;
+  occurred_at: string | Date;
+}
+
+interface DriverError {
+  code?: string;
+  errno?: number;
+  message?: string;
+  driverError?: DriverError;
+}
+
+const COLUMNS = 'position, event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at';
+
+/**
+ * Append-only event log with optimistic concurrency: `UNIQUE(stream_id, stream_version)`
+ * guarantees that of two appends made against the same version exactly one wins; the
+ * other gets a ConcurrencyConflictError and nothing of it is written.
+ */
+export class EventStore {
+  private readonly appendListeners = new Set<(lastPosition: number) => void>();
+
+  constructor(readonly db: Database) {}
+
+  async append<T extends object>(
+    streamId: string,
+    expectedVersion: ExpectedVersion,
+    events: NewEvent<T>[],
+    metadata: EventMetadata = {},
+  ): Promise<RecordedEvent<T>[]> {
+    this.validate(streamId, expectedVersion, events);
+    const traceparent = metadata.traceparent ?? currentTraceparent();
+    const fullMetadata: EventMetadata = { ...metadata, ...(traceparent ? { traceparent } : {}) };
+    const occurredAt = new Date();
+    const prepared = events.map((event) => ({
+      id: event.id ?? randomUUID(),
+      type: event.type,
+      schemaVersion: event.schemaVersion ?? 1,
+      data: JSON.stringify(event.data),
+      metadata: JSON.stringify(fullMetadata),
+    }));
+    for (const event of prepared) {
+      if (Buffer.byteLength(event.data) > EVENT_LIMITS.dataBytes) {
+        throw new InvalidEventError(
+          `Event ${event.type} carries ${Buffer.byteLength(event.data)} bytes of data; the limit is ${EVENT_LIMITS.dataBytes}.`,
+        );
+      }
+    }
+    let first: { position: number; version: number };
+    try {
+      first =
+        this.db.dialect === 'mysql'
+          ? await this.appendMysql(streamId, expectedVersion, prepared, occurredAt)
+          : await this.appendSqlite(streamId, expectedVersion, prepared, occurredAt);
+    } catch (error) {
+      throw await this.translate(error, streamId, expectedVersion, prepared);
+    }
+    let positions = prepared.map((_, index) => first.position + index);
+    if (this.db.dialect === 'mysql' && prepared.length > 1) {
+      // Auto-increment values of one multi-row insert are not guaranteed consecutive.
+      const rows = await this.db.query<{ position: string | number }[]>(
+        'SELECT position FROM co_events WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version LIMIT ?',
+        [streamId, first.version, prepared.length],
+      );
+      positions = rows.map((row) => Number(row.position));
+    }
+    const recorded = prepared.map((event, index) => ({
+      position: positions[index],
+      id: event.id,
+      streamId,
+      streamVersion: first.version + index,
+      type: event.type,
+      schemaVersion: event.schemaVersion,
+      data: events[index].data,
+      metadata: fullMetadata,
+      occurredAt,
+    }));
+    const last = positions[positions.length - 1];
+    for (const listener of this.appendListeners) listener(last);
+    return recorded;
+  }
+
+  async readStream(streamId: string, fromVersion = 1): Promise<RecordedEvent[]> {
+    const rows = await this.db.query<EventRow[]>(
+      `SELECT ${COLUMNS} FROM co_events WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version`,
+      [streamId, fromVersion],
+    );
+    return rows.map(toRecorded);
+  }
+
+  /** Events after a global position, oldest first. */
+  async readAll(afterPosition: number, limit: number): Promise<RecordedEvent[]> {
+    const rows = await this.db.query<EventRow[]>(
+      `SELECT ${COLUMNS} FROM co_events WHERE position > ? ORDER BY position LIMIT ?`,
+      [afterPosition, limit],
+    );
+    return rows.map(toRecorded);
+  }
+
+  async readPositions(positions: number[]): Promise<RecordedEvent[]> {
+    if (positions.length === 0) return [];
+    const rows = await this.db.query<EventRow[]>(
+      `SELECT ${COLUMNS} FROM co_events WHERE position IN (${positions.map(() => '?').join(', ')}) ORDER BY position`,
+      positions,
+    );
+    return rows.map(toRecorded);
+  }
+
+  async streamVersion(streamId: string): Promise<number> {
+    const rows = await this.db.query<{ version: number | string | null }[]>(
+      'SELECT MAX(stream_version) AS version FROM co_events WHERE stream_id = ?',
+      [streamId],
+    );
+    return Number(rows[0]?.version ?? 0);
+  }
+
+  async headPosition(): Promise<number> {
+    const rows = await this.db.query<{ head: number | string | null }[]>('SELECT MAX(position) AS head FROM co_events');
+    return Number(rows[0]?.head ?? 0);
+  }
+
+  /** Called after every successful append in this process (wakes relays and projections). */
+  onAppended(listener: (lastPosition: number) => void): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
+  }
+
+  /**
+   * One statement, no explicit transaction: the version check and the insert happen
+   * together, and the unique key settles a race between two appenders.
+   */
+  private async appendMysql(
+    streamId: string,
+    expected: ExpectedVersion,
+    events: PreparedEvent[],
+    occurredAt: Date,
+  ): Promise<{ position: number; version: number }> {
+    const values = events
+      .map((_, index) =>
+        index === 0
+          ? 'SELECT ? AS event_id, 1 AS seq, ? AS type, ? AS schema_version, ? AS data, ? AS metadata'
+          : `SELECT ?, ${index + 1}, ?, ?, ?, ?`,
+      )
+      .join(' UNION ALL ');
+    const parameters: unknown[] = [streamId, occurredAt];
+    for (const event of events) parameters.push(event.id, event.type, event.schemaVersion, event.data, event.metadata);
+    parameters.push(streamId);
+    let condition = '';
+    if (expected !== 'any') {
+      condition = 'WHERE cur.version = ?';
+      parameters.push(expected === 'no-stream' ? 0 : expected);
+    }
+    const result = await this.db.query<{ affectedRows: number; insertId: number | string }>(
+      `INSERT INTO co_events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at)
+       SELECT v.event_id, ?, cur.version + v.seq, v.type, v.schema_version, v.data, v.metadata, ?
+       FROM (${values}) v
+       CROSS JOIN (SELECT COALESCE(MAX(stream_version), 0) AS version FROM co_events WHERE stream_id = ?) cur
+       ${condition}
+       ORDER BY v.seq`,
+      parameters,
+    );
+    if (result.affectedRows === 0) {
+      throw new ConcurrencyConflictError(streamId, expected, await this.streamVersion(streamId));
+    }
+    const position = Number(result.insertId);
+    if (expected !== 'any') return { position, version: (expected === 'no-stream' ? 0 : expected) + 1 };
+    const rows = await this.db.query<{ stream_version: number | string }[]>(
+      'SELECT stream_version FROM co_events WHERE position = ?',
+      [position],
+    );
+    return { position, version: Number(rows[0].stream_version) };
+  }
+
+  private appendSqlite(
+    streamId: string,
+    expected: ExpectedVersion,
+    events: PreparedEvent[],
+    occurredAt: Date,
+  ): Promise<{ position: number; version: number }> {
+    return this.db.transaction(async (manager) => {
+      const rows = await manager.query('SELECT MAX(stream_version) AS version FROM co_events WHERE stream_id = ?', [
+        streamId,
+      ]);
+      const current = Number(rows[0]?.version ?? 0);
+      const wanted = expected === 'any' ? current : expected === 'no-stream' ? 0 : expected;
+      if (current !== wanted) throw new ConcurrencyConflictError(streamId, expected, current);
+      const placeholders = events.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+      const parameters: unknown[] = [];
+      events.forEach((event, index) =>
+        parameters.push(
+          event.id,
+          streamId,
+          current + index + 1,
+          event.type,
+          event.schemaVersion,
+          event.data,
+          event.metadata,
+          occurredAt.toISOString(),
+        ),
+      );
+      const lastRowId = await manager.query(
+        `INSERT INTO co_events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at)
+         VALUES ${placeholders}`,
+        parameters,
+      );
+      return { position: Number(lastRowId) - events.length + 1, version: current + 1 };
+    });
+  }
+
+  private async translate(
+    error: unknown,
+    streamId: string,
+    expected: ExpectedVersion,
+    events: PreparedEvent[],
+  ): Promise<unknown> {
+    if (error instanceof ConcurrencyConflictError) return error;
+    const driver = (error as DriverError).driverError ?? (error as DriverError);
+    const message = driver.message ?? '';
+    const duplicate = driver.code === 'ER_DUP_ENTRY' || driver.code === 'SQLITE_CONSTRAINT_UNIQUE';
+    if (duplicate && /event_id/.test(message)) {
+      const existing = await this.db.query<{ event_id: string }[]>(
+        `SELECT event_id FROM co_events WHERE event_id IN (${events.map(() => '?').join(', ')}) LIMIT 1`,
+        events.map((event) => event.id),
+      );
+      return new DuplicateEventError(existing[0]?.event_id ?? events[0].id);
+    }
+    // A lost race on the same stream shows as a duplicate (stream, version) or, under
+    // InnoDB's locking reads, as a deadlock victim: both mean "someone appended first".
+    if (duplicate || driver.code === 'ER_LOCK_DEADLOCK' || driver.code === 'ER_LOCK_WAIT_TIMEOUT') {
+      return new ConcurrencyConflictError(streamId, expected, await this.streamVersion(streamId));
+    }
+    return error;
+  }
+
+  private validate(streamId: string, expected: ExpectedVersion, events: NewEvent<object>[]) {
+    try {
+      aggregateOf(streamId);
+    } catch (error) {
+      throw new InvalidEventError((error as Error).message);
+    }
+    if (typeof expected === 'number' && (!Number.isInteger(expected) || expected < 0)) {
+      throw new InvalidEventError(`expected version must be a non-negative integer, 'any' or 'no-stream'`);
+    }
+    if (events.length === 0 || events.length > EVENT_LIMITS.eventsPerAppend) {
+      throw new InvalidEventError(`an append takes 1 to ${EVENT_LIMITS.eventsPerAppend} events, not ${events.length}`);
+    }
+    for (const event of events) {
+      if (!EVENT_TYPE.test(event.type)) {
+        throw new InvalidEventError(`event type "${event.type}" must be PascalCase letters and digits, e.g. RunStarted`);
+      }
+    }
+  }
+}
+
+interface PreparedEvent {
+  id: string;
+  type: string;
+  schemaVersion: number;
+  data: string;
+  metadata: string;
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    position: Number(row.position),
+    id: row.event_id,
+    streamId: row.stream_id,
+    streamVersion: Number(row.stream_version),
+    type: row.type,
+    schemaVersion: Number(row.schema_version),
+    data: typeof row.data === 'string' ? JSON.parse(row.data) : row.data,
+    metadata: typeof row.metadata === 'string' ? JSON.parse(row.metadata) : row.metadata,
+    occurredAt: row.occurred_at instanceof Date ? row.occurred_at : new Date(row.occurred_at),
+  };
+}

@@ -1,0 +1,64 @@
+import {
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationBootstrap,
+  ValidationPipe,
+} from '@nestjs/common';
+import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { AllExceptionsFilter } from '@co/common';
+import { EVENT_BUS } from '@co/bus';
+import { Checkpoints, Database, EventStore, ProjectionRunner } from '@co/eventstore';
+import { GrpcTracingInterceptor } from './grpc/grpc-tracing.interceptor';
+import { HealthGrpcController } from './grpc/health.grpc.controller';
+import { HealthController } from './health/health.controller';
+import { MetricsController } from './metrics/metrics.controller';
+import { SERVICE_RUNTIME, type ServiceRuntime } from './runtime';
+
+@Injectable()
+class ServiceLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(@Inject(SERVICE_RUNTIME) private readonly runtime: ServiceRuntime) {}
+
+  onApplicationBootstrap() {
+    this.runtime.relay.start();
+    this.runtime.projections.start();
+  }
+
+  async beforeApplicationShutdown() {
+    await this.runtime.dispose();
+  }
+}
+
+/**
+ * Shared machinery every service imports once: the runtime's parts as providers,
+ * validation, the exception filter, health, readiness, metrics and the
+ * gRPC health service.
+ */
+@Module({})
+export class ServiceKitModule {
+  static forRuntime(runtime: ServiceRuntime): DynamicModule {
+    return {
+      module: ServiceKitModule,
+      global: true,
+      controllers: [HealthController, MetricsController, HealthGrpcController],
+      providers: [
+        { provide: SERVICE_RUNTIME, useValue: runtime },
+        { provide: Database, useValue: runtime.db },
+        { provide: EventStore, useValue: runtime.store },
+        { provide: Checkpoints, useValue: runtime.checkpoints },
+        { provide: ProjectionRunner, useValue: runtime.projections },
+        { provide: EVENT_BUS, useValue: runtime.bus },
+        {
+          provide: APP_PIPE,
+          useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
+        },
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        { provide: APP_INTERCEPTOR, useClass: GrpcTracingInterceptor },
+        ServiceLifecycle,
+      ],
+      exports: [SERVICE_RUNTIME, Database, EventStore, Checkpoints, ProjectionRunner, EVENT_BUS],
+    };
+  }
+}

@@ -1,0 +1,4 @@
+import { runServiceMain } from '@co/service-kit';
+import { crewService } from './crew.service';
+
+void runServiceMain(crewService);

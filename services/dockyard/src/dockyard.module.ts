@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+
+/** Dockyard: image, chart and binary repository. */
+@Module({})
+export class DockyardModule {}

@@ -1,0 +1,4 @@
+import { runServiceMain } from '@co/service-kit';
+import { logarithmService } from './logarithm.service';
+
+void runServiceMain(logarithmService);

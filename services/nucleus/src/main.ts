@@ -1,0 +1,4 @@
+import { runServiceMain } from '@co/service-kit';
+import { nucleusService } from './nucleus.service';
+
+void runServiceMain(nucleusService);

@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+
+/** Nucleus: component registry. */
+@Module({})
+export class NucleusModule {}

@@ -1,0 +1,4 @@
+import { runServiceMain } from '@co/service-kit';
+import { pilotageService } from './pilotage.service';
+
+void runServiceMain(pilotageService);
