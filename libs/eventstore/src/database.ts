@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, type EntityManager, type MixedList, type EntitySchema } from 'typeorm';
 import { createConnection } from 'mysql2/promise';
+import { CreateEventStore1763700000000 } from './migrations/1763700000000-create-event-store';
 
 export type Dialect = 'mysql' | 'sqlite';
 
@@ -15,6 +16,7 @@ export interface DatabaseOptions {
   /** `mysql://user:password@host:port/database` or `sqlite:<file>` (`sqlite::memory:`). */
   url: string;
   entities?: EntityList;
+  /** The service's own migrations; the event store's tables always come first. */
   migrations?: MigrationList;
   /** Create the MySQL database when it does not exist (one database per service). */
   createDatabase?: boolean;
@@ -38,7 +40,7 @@ export class Database {
     const dialect = dialectOf(options.url);
     const common = {
       entities: options.entities ?? [],
-      migrations: options.migrations ?? [],
+      migrations: [CreateEventStore1763700000000, ...((options.migrations ?? []) as never[])],
       migrationsTableName: 'co_migrations',
       synchronize: false,
       logging: false as const,

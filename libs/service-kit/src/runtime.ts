@@ -4,7 +4,6 @@ import { InProcessBus, NatsJetStreamBus, type EventBus } from '@co/bus';
 import {
   Checkpoints,
   Database,
-  EVENT_STORE_MIGRATIONS,
   EventStore,
   OutboxRelay,
   ProjectionRunner,
@@ -50,7 +49,7 @@ export async function createRuntime(
   const db = await Database.open({
     url: config.dbUrl,
     entities: definition.entities,
-    migrations: [...EVENT_STORE_MIGRATIONS, ...(definition.migrations ?? [])],
+    migrations: definition.migrations,
   });
   const ownsBus = !options.bus;
   const busSettings = {

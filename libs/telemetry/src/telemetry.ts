@@ -117,3 +117,6 @@ export async function withSpan<T>(
 }
 
 export { SpanKind, SpanStatusCode, context, trace };
+
+/** Environment variables the preloaded telemetry module reads. */
+export const TELEMETRY_ENV_KEYS = ['OTEL_SERVICE_NAME', 'OTEL_EXPORTER_OTLP_ENDPOINT'] as const;
