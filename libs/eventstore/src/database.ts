@@ -79,6 +79,7 @@ export class Database {
     } catch (error) {
       throw new Error(`cannot open database ${redactUrl(options.url)}: ${(error as Error).message}`);
     }
+    if (dialect === 'mysql') await useReadCommitted(dataSource);
     const database = new Database(dataSource, dialect);
     await database.exclusive(() => dataSource.runMigrations({ transaction: 'each' }));
     return database;
@@ -109,6 +110,22 @@ export class Database {
     this.queue = result.catch(() => undefined);
     return result;
   }
+}
+
+/**
+ * Every MySQL session of a service runs at READ COMMITTED. Under the default
+ * REPEATABLE READ, the version check of an append takes gap locks, so two appends to
+ * two different new streams that happen to be neighbours in the index can deadlock;
+ * under READ COMMITTED only the unique key arbitrates, and only appends to the same
+ * stream ever collide.
+ */
+async function useReadCommitted(dataSource: DataSource): Promise<void> {
+  const statement = 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED';
+  const pool = (dataSource.driver as unknown as { pool: { on(event: 'connection', listener: (connection: { query(sql: string): void }) => void): void } }).pool;
+  pool.on('connection', (connection) => connection.query(statement));
+  // The pool holds the one connection TypeORM opened to check the server; nothing
+  // else uses it yet, so this runs on it.
+  await dataSource.query(statement);
 }
 
 export function dialectOf(url: string): Dialect {

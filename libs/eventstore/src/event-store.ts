@@ -154,8 +154,8 @@ export class EventStore {
   }
 
   /**
-   * One statement, no explicit transaction: the version check and the insert happen
-   * together, and the unique key settles a race between two appenders.
+   * One event (the common case): one statement, no explicit transaction. The version
+   * check and the insert happen together, and the unique key settles a race.
    */
   private async appendMysql(
     streamId: string,
@@ -163,16 +163,9 @@ export class EventStore {
     events: PreparedEvent[],
     occurredAt: Date,
   ): Promise<{ position: number; version: number }> {
-    const values = events
-      .map((_, index) =>
-        index === 0
-          ? 'SELECT ? AS event_id, 1 AS seq, ? AS type, ? AS schema_version, ? AS data, ? AS metadata'
-          : `SELECT ?, ${index + 1}, ?, ?, ?, ?`,
-      )
-      .join(' UNION ALL ');
-    const parameters: unknown[] = [streamId, occurredAt];
-    for (const event of events) parameters.push(event.id, event.type, event.schemaVersion, event.data, event.metadata);
-    parameters.push(streamId);
+    if (events.length > 1) return this.appendMysqlMany(streamId, expected, events, occurredAt);
+    const [event] = events;
+    const parameters: unknown[] = [event.id, streamId, event.type, event.schemaVersion, event.data, event.metadata, occurredAt, streamId];
     let condition = '';
     if (expected !== 'any') {
       condition = 'WHERE cur.version = ?';
@@ -180,11 +173,9 @@ export class EventStore {
     }
     const result = await this.db.query<{ affectedRows: number; insertId: number | string }>(
       `INSERT INTO co_events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at)
-       SELECT v.event_id, ?, cur.version + v.seq, v.type, v.schema_version, v.data, v.metadata, ?
-       FROM (${values}) v
-       CROSS JOIN (SELECT COALESCE(MAX(stream_version), 0) AS version FROM co_events WHERE stream_id = ?) cur
-       ${condition}
-       ORDER BY v.seq`,
+       SELECT ?, ?, cur.version + 1, ?, ?, ?, ?, ?
+       FROM (SELECT COALESCE(MAX(stream_version), 0) AS version FROM co_events WHERE stream_id = ?) cur
+       ${condition}`,
       parameters,
     );
     if (result.affectedRows === 0) {
@@ -197,6 +188,44 @@ export class EventStore {
       [position],
     );
     return { position, version: Number(rows[0].stream_version) };
+  }
+
+  /**
+   * Several events: lock the stream's last version, then a plain multi-row INSERT …
+   * VALUES. (INSERT … SELECT of several rows would make InnoDB reserve auto-increment
+   * values in growing batches and leave holes in the positions after almost every
+   * append, which the relay would have to wait out.)
+   */
+  private appendMysqlMany(
+    streamId: string,
+    expected: ExpectedVersion,
+    events: PreparedEvent[],
+    occurredAt: Date,
+  ): Promise<{ position: number; version: number }> {
+    return this.db.transaction(async (manager) => {
+      const rows = await manager.query(
+        'SELECT COALESCE(MAX(stream_version), 0) AS version FROM co_events WHERE stream_id = ? FOR UPDATE',
+        [streamId],
+      );
+      const current = Number(rows[0].version);
+      const wanted = expected === 'any' ? current : expected === 'no-stream' ? 0 : expected;
+      if (current !== wanted) throw new ConcurrencyConflictError(streamId, expected, current);
+      const result = await manager.query(
+        `INSERT INTO co_events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at)
+         VALUES ${events.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        events.flatMap((event, index) => [
+          event.id,
+          streamId,
+          current + index + 1,
+          event.type,
+          event.schemaVersion,
+          event.data,
+          event.metadata,
+          occurredAt,
+        ]),
+      );
+      return { position: Number(result.insertId), version: current + 1 };
+    });
   }
 
   private appendSqlite(
@@ -252,9 +281,11 @@ export class EventStore {
       );
       return new DuplicateEventError(existing[0]?.event_id ?? events[0].id);
     }
-    // A lost race on the same stream shows as a duplicate (stream, version) or, under
-    // InnoDB's locking reads, as a deadlock victim: both mean "someone appended first".
-    if (duplicate || driver.code === 'ER_LOCK_DEADLOCK' || driver.code === 'ER_LOCK_WAIT_TIMEOUT') {
+    // A lost race on the same stream shows as a duplicate (stream, version); a deadlock
+    // victim (which MariaDB may report as a failed auto-increment read) was rolled
+    // back whole, and retrying after a reload is the caller's right move there too.
+    const deadlock = ['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_AUTOINC_READ_FAILED'].includes(driver.code ?? '');
+    if (duplicate || deadlock) {
       return new ConcurrencyConflictError(streamId, expected, await this.streamVersion(streamId));
     }
     return error;

@@ -89,6 +89,15 @@ describe.each(DIALECTS)('EventStore on %s', (dialect) => {
     }
   });
 
+  it('never reports a conflict between concurrent appends to different streams', async () => {
+    const results = await Promise.allSettled(
+      [...Array(40).keys()].map((index) =>
+        store.append(`fresh-${index}`, 'no-stream', index % 2 ? [{ type: 'A', data: {} }] : [{ type: 'A', data: {} }, { type: 'B', data: {} }]),
+      ),
+    );
+    expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
+  });
+
   it("appends at the stream's end with expected version 'any'", async () => {
     await store.append('run-any', 'any', [{ type: 'RunQueued', data: {} }]);
     const [second] = await store.append('run-any', 'any', [{ type: 'RunStarted', data: {} }]);
