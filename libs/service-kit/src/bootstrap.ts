@@ -3,10 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { json } from 'express';
 import type { Server } from 'node:http';
 import { ConfigError, loadServiceConfig, type ServiceConfig } from '@co/common';
 import { protoFile } from '@co/proto';
 import { shutdownTelemetry } from '@co/telemetry';
+import { bodyErrorMiddleware } from './http/body-errors.middleware';
 import { requestLogMiddleware } from './http/request-log.middleware';
 import { tracingMiddleware } from './http/tracing.middleware';
 import { NestPinoLogger } from './logging/nest-logger';
@@ -52,7 +54,8 @@ export async function startService(
     app.use(tracingMiddleware(definition.name));
     app.use(requestLogMiddleware(runtime.logger));
     app.use(runtime.metrics.httpMiddleware());
-    app.useBodyParser('json', { limit: config.bodyLimitBytes });
+    app.use(json({ limit: config.bodyLimitBytes }));
+    app.use(bodyErrorMiddleware());
     const document = SwaggerModule.createDocument(
       app,
       new DocumentBuilder()

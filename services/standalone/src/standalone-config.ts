@@ -1,9 +1,12 @@
-import type { ServiceConfig } from '@co/common';
-import type { ServiceDefinition } from '@co/service-kit';
-import { loadConfigOrExit } from '@co/service-kit';
+import { ConfigError, loadServiceConfig, type ServiceConfig } from '@co/common';
+import { EXIT_CONFIG, exitWith, type ServiceDefinition } from '@co/service-kit';
 
 /** Variables that name one service's own resources; in standalone mode they take a prefix. */
 const PER_SERVICE = ['CO_HTTP_PORT', 'CO_GRPC_PORT', 'CO_DB_URL'] as const;
+
+function prefixed(service: string, variable: string): string {
+  return `CO_${service.toUpperCase()}_${variable.slice('CO_'.length)}`;
+}
 
 /**
  * The environment one service sees inside the standalone process: shared variables as
@@ -14,18 +17,26 @@ export function serviceEnvironment(service: string, env: NodeJS.ProcessEnv): Nod
   const scoped: NodeJS.ProcessEnv = { ...env };
   for (const key of PER_SERVICE) {
     delete scoped[key];
-    const prefixed = env[`CO_${service.toUpperCase()}_${key.slice('CO_'.length)}`];
-    if (prefixed !== undefined) scoped[key] = prefixed;
+    const value = env[prefixed(service, key)];
+    if (value !== undefined) scoped[key] = value;
   }
   return scoped;
 }
 
+/** Every service's configuration; the first bad value stops the launcher with one line. */
 export function standaloneConfigs(
   services: ServiceDefinition[],
   env: NodeJS.ProcessEnv,
 ): { definition: ServiceDefinition; config: ServiceConfig }[] {
-  return services.map((definition) => ({
-    definition,
-    config: loadConfigOrExit(definition, serviceEnvironment(definition.name, env)),
-  }));
+  return services.map((definition) => {
+    try {
+      return { definition, config: loadServiceConfig(definition.name, serviceEnvironment(definition.name, env)) };
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      const message = (PER_SERVICE as readonly string[]).includes(error.variable)
+        ? error.message.replace(error.variable, prefixed(definition.name, error.variable))
+        : error.message;
+      exitWith(EXIT_CONFIG, `standalone: configuration error: ${message}`);
+    }
+  });
 }

@@ -52,13 +52,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
 
   catch(exception: unknown, host: ArgumentsHost) {
+    if (host.getType() === 'rpc' && exception instanceof RpcException) {
+      return throwError(() => exception.getError());
+    }
     const mapped = this.map(exception);
     if (host.getType() === 'rpc') {
       const metadata = new Metadata();
       metadata.set('error-code', mapped.body.error.code);
-      return throwError(
-        () => new RpcException({ code: mapped.grpcStatus, message: mapped.body.error.message, metadata }),
-      );
+      // Nest's gRPC server hands this object to grpc-js as the call's status.
+      return throwError(() => ({ code: mapped.grpcStatus, message: mapped.body.error.message, metadata }));
     }
     const http = host.switchToHttp();
     const response = http.getResponse<Response>();

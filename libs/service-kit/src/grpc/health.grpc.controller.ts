@@ -1,7 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
-import { RpcException } from '@nestjs/microservices';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 import { distinctUntilChanged, from, interval, map, Observable, startWith, switchMap } from 'rxjs';
+import { NotFoundError } from '@co/common';
 import { health } from '@co/proto';
 import { SERVICE_RUNTIME, type ServiceRuntime } from '../runtime';
 import { grpcServiceName } from '../service-definition';
@@ -17,7 +16,7 @@ export class HealthGrpcController implements health.HealthController {
 
   async check(request: health.HealthCheckRequest): Promise<health.HealthCheckResponse> {
     if (!this.knows(request.service)) {
-      throw new RpcException({ code: GrpcStatus.NOT_FOUND, message: `unknown service "${request.service}"` });
+      throw new NotFoundError('GRPC.SERVICE_UNKNOWN', `This server does not serve "${request.service}".`);
     }
     return { status: await this.status() };
   }
