@@ -7,12 +7,27 @@ type Runner = Pick<EntityManager, 'query'>;
 export class Checkpoints {
   constructor(private readonly db: Database) {}
 
-  async get(name: string, runner?: Runner): Promise<number> {
-    const sql = 'SELECT position FROM co_checkpoints WHERE name = ?';
+  /**
+   * `lock` (inside a transaction, MySQL) holds the row until commit, so that two
+   * processes advancing the same checkpoint take turns instead of both applying a batch.
+   */
+  async get(name: string, runner?: Runner, lock = false): Promise<number> {
+    const sql = `SELECT position FROM co_checkpoints WHERE name = ?${lock && this.db.dialect === 'mysql' ? ' FOR UPDATE' : ''}`;
     const rows: { position: number | string }[] = runner
       ? await runner.query(sql, [name])
       : await this.db.query(sql, [name]);
     return rows.length ? Number(rows[0].position) : 0;
+  }
+
+  /** Creates the checkpoint at zero if it does not exist yet (so that it can be locked). */
+  async ensure(name: string): Promise<void> {
+    const now = new Date();
+    await this.db.query(
+      this.db.dialect === 'mysql'
+        ? 'INSERT IGNORE INTO co_checkpoints (name, position, updated_at) VALUES (?, 0, ?)'
+        : 'INSERT OR IGNORE INTO co_checkpoints (name, position, updated_at) VALUES (?, 0, ?)',
+      [name, this.db.dialect === 'mysql' ? now : now.toISOString()],
+    );
   }
 
   async save(name: string, position: number, runner?: Runner): Promise<void> {

@@ -72,6 +72,7 @@ export class ProjectionRunner {
   async catchUp(name: string): Promise<number> {
     const projection = this.find(name);
     const feed = this.feeds.get(name)!;
+    await this.checkpoints.ensure(projectionCheckpointName(projection));
     for (;;) {
       const checkpoint = await this.checkpoints.get(projectionCheckpointName(projection));
       const batch = await feed.next(checkpoint);
@@ -80,8 +81,9 @@ export class ProjectionRunner {
         return checkpoint;
       }
       await this.db.transaction(async (manager) => {
-        // Re-read under the transaction: a concurrent runner may have moved on.
-        const current = await this.checkpoints.get(projectionCheckpointName(projection), manager);
+        // Re-read and lock under the transaction: another runner (a second replica, or
+        // a rebuild command) may have moved on, and must wait for this batch.
+        const current = await this.checkpoints.get(projectionCheckpointName(projection), manager, true);
         for (const event of batch.late) await projection.apply(event, manager);
         for (const event of batch.events) {
           if (event.position > current) await projection.apply(event, manager);
