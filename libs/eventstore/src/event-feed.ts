@@ -13,7 +13,7 @@ export interface EventFeedOptions {
   lateWindowMs: number;
 }
 
-export const DEFAULT_FEED_OPTIONS: EventFeedOptions = { batchSize: 500, gapGraceMs: 1000, lateWindowMs: 300_000 };
+export const DEFAULT_FEED_OPTIONS: EventFeedOptions = { batchSize: 500, gapGraceMs: 250, lateWindowMs: 300_000 };
 
 const MAX_TRACKED_HOLES = 10_000;
 

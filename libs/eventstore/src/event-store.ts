@@ -74,14 +74,19 @@ export class EventStore {
         );
       }
     }
-    let first: { position: number; version: number };
-    try {
-      first =
-        this.db.dialect === 'mysql'
-          ? await this.appendMysql(streamId, expectedVersion, prepared, occurredAt)
-          : await this.appendSqlite(streamId, expectedVersion, prepared, occurredAt);
-    } catch (error) {
-      throw await this.translate(error, streamId, expectedVersion, prepared);
+    let first: { position: number; version: number } | undefined;
+    // 'any' means "at the end, whatever the version": a lost race is simply retried.
+    for (let attempt = 1; !first; attempt++) {
+      try {
+        first =
+          this.db.dialect === 'mysql'
+            ? await this.appendMysql(streamId, expectedVersion, prepared, occurredAt)
+            : await this.appendSqlite(streamId, expectedVersion, prepared, occurredAt);
+      } catch (error) {
+        const translated = await this.translate(error, streamId, expectedVersion, prepared);
+        const retry = expectedVersion === 'any' && translated instanceof ConcurrencyConflictError && attempt < 5;
+        if (!retry) throw translated;
+      }
     }
     let positions = prepared.map((_, index) => first.position + index);
     if (this.db.dialect === 'mysql' && prepared.length > 1) {
@@ -135,11 +140,7 @@ export class EventStore {
   }
 
   async streamVersion(streamId: string): Promise<number> {
-    const rows = await this.db.query<{ version: number | string | null }[]>(
-      'SELECT MAX(stream_version) AS version FROM co_events WHERE stream_id = ?',
-      [streamId],
-    );
-    return Number(rows[0]?.version ?? 0);
+    return this.lastVersion((sql, parameters) => this.db.query(sql, parameters), streamId);
   }
 
   async headPosition(): Promise<number> {
@@ -154,8 +155,11 @@ export class EventStore {
   }
 
   /**
-   * One event (the common case): one statement, no explicit transaction. The version
-   * check and the insert happen together, and the unique key settles a race.
+   * No locks, no transaction: read the stream's version (skipped for a new stream),
+   * then one INSERT … VALUES of all events. The unique key (stream_id, stream_version)
+   * settles a race: of two appenders that read the same version, the second insert
+   * fails whole. A plain INSERT … VALUES also makes InnoDB hand out exactly as many
+   * positions as rows, with no AUTO-INC table lock held through the statement.
    */
   private async appendMysql(
     streamId: string,
@@ -163,69 +167,14 @@ export class EventStore {
     events: PreparedEvent[],
     occurredAt: Date,
   ): Promise<{ position: number; version: number }> {
-    if (events.length > 1) return this.appendMysqlMany(streamId, expected, events, occurredAt);
-    const [event] = events;
-    const parameters: unknown[] = [event.id, streamId, event.type, event.schemaVersion, event.data, event.metadata, occurredAt, streamId];
-    let condition = '';
-    if (expected !== 'any') {
-      condition = 'WHERE cur.version = ?';
-      parameters.push(expected === 'no-stream' ? 0 : expected);
-    }
-    const result = await this.db.query<{ affectedRows: number; insertId: number | string }>(
-      `INSERT INTO co_events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at)
-       SELECT ?, ?, cur.version + 1, ?, ?, ?, ?, ?
-       FROM (SELECT COALESCE(MAX(stream_version), 0) AS version FROM co_events WHERE stream_id = ?) cur
-       ${condition}`,
-      parameters,
+    const current = expected === 'no-stream' ? 0 : await this.streamVersion(streamId);
+    const wanted = expected === 'any' ? current : expected === 'no-stream' ? 0 : expected;
+    if (current !== wanted) throw new ConcurrencyConflictError(streamId, expected, current);
+    const result = await this.db.query<{ insertId: number | string }>(
+      insertSql(events.length),
+      insertParameters(streamId, current, events, occurredAt),
     );
-    if (result.affectedRows === 0) {
-      throw new ConcurrencyConflictError(streamId, expected, await this.streamVersion(streamId));
-    }
-    const position = Number(result.insertId);
-    if (expected !== 'any') return { position, version: (expected === 'no-stream' ? 0 : expected) + 1 };
-    const rows = await this.db.query<{ stream_version: number | string }[]>(
-      'SELECT stream_version FROM co_events WHERE position = ?',
-      [position],
-    );
-    return { position, version: Number(rows[0].stream_version) };
-  }
-
-  /**
-   * Several events: lock the stream's last version, then a plain multi-row INSERT …
-   * VALUES. (INSERT … SELECT of several rows would make InnoDB reserve auto-increment
-   * values in growing batches and leave holes in the positions after almost every
-   * append, which the relay would have to wait out.)
-   */
-  private appendMysqlMany(
-    streamId: string,
-    expected: ExpectedVersion,
-    events: PreparedEvent[],
-    occurredAt: Date,
-  ): Promise<{ position: number; version: number }> {
-    return this.db.transaction(async (manager) => {
-      const rows = await manager.query(
-        'SELECT COALESCE(MAX(stream_version), 0) AS version FROM co_events WHERE stream_id = ? FOR UPDATE',
-        [streamId],
-      );
-      const current = Number(rows[0].version);
-      const wanted = expected === 'any' ? current : expected === 'no-stream' ? 0 : expected;
-      if (current !== wanted) throw new ConcurrencyConflictError(streamId, expected, current);
-      const result = await manager.query(
-        `INSERT INTO co_events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at)
-         VALUES ${events.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-        events.flatMap((event, index) => [
-          event.id,
-          streamId,
-          current + index + 1,
-          event.type,
-          event.schemaVersion,
-          event.data,
-          event.metadata,
-          occurredAt,
-        ]),
-      );
-      return { position: Number(result.insertId), version: current + 1 };
-    });
+    return { position: Number(result.insertId), version: current + 1 };
   }
 
   private appendSqlite(
@@ -235,33 +184,26 @@ export class EventStore {
     occurredAt: Date,
   ): Promise<{ position: number; version: number }> {
     return this.db.transaction(async (manager) => {
-      const rows = await manager.query('SELECT MAX(stream_version) AS version FROM co_events WHERE stream_id = ?', [
-        streamId,
-      ]);
-      const current = Number(rows[0]?.version ?? 0);
+      const current = await this.lastVersion((sql, parameters) => manager.query(sql, parameters), streamId);
       const wanted = expected === 'any' ? current : expected === 'no-stream' ? 0 : expected;
       if (current !== wanted) throw new ConcurrencyConflictError(streamId, expected, current);
-      const placeholders = events.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-      const parameters: unknown[] = [];
-      events.forEach((event, index) =>
-        parameters.push(
-          event.id,
-          streamId,
-          current + index + 1,
-          event.type,
-          event.schemaVersion,
-          event.data,
-          event.metadata,
-          occurredAt.toISOString(),
-        ),
-      );
       const lastRowId = await manager.query(
-        `INSERT INTO co_events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at)
-         VALUES ${placeholders}`,
-        parameters,
+        insertSql(events.length),
+        insertParameters(streamId, current, events, occurredAt.toISOString()),
       );
       return { position: Number(lastRowId) - events.length + 1, version: current + 1 };
     });
+  }
+
+  private async lastVersion(
+    query: (sql: string, parameters: unknown[]) => Promise<{ stream_version: number | string }[]>,
+    streamId: string,
+  ): Promise<number> {
+    const rows = await query(
+      'SELECT stream_version FROM co_events WHERE stream_id = ? ORDER BY stream_version DESC LIMIT 1',
+      [streamId],
+    );
+    return rows.length ? Number(rows[0].stream_version) : 0;
   }
 
   private async translate(
@@ -309,6 +251,24 @@ export class EventStore {
       }
     }
   }
+}
+
+function insertSql(rows: number): string {
+  return `INSERT INTO co_events (event_id, stream_id, stream_version, type, schema_version, data, metadata, occurred_at)
+    VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+}
+
+function insertParameters(streamId: string, current: number, events: PreparedEvent[], occurredAt: Date | string): unknown[] {
+  return events.flatMap((event, index) => [
+    event.id,
+    streamId,
+    current + index + 1,
+    event.type,
+    event.schemaVersion,
+    event.data,
+    event.metadata,
+    occurredAt,
+  ]);
 }
 
 interface PreparedEvent {

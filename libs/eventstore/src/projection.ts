@@ -15,6 +15,12 @@ import { WakeSignal } from './wake-signal';
 export interface Projection {
   readonly name: string;
   apply(event: RecordedEvent, manager: EntityManager): Promise<void>;
+  /**
+   * Optional: applies a batch in position order at once (e.g. one multi-row INSERT),
+   * used instead of `apply` when present. Keeps a projection fast enough to follow a
+   * busy log: a statement per event costs a round trip per event.
+   */
+  applyBatch?(events: RecordedEvent[], manager: EntityManager): Promise<void>;
   reset(manager: EntityManager): Promise<void>;
 }
 
@@ -84,9 +90,11 @@ export class ProjectionRunner {
         // Re-read and lock under the transaction: another runner (a second replica, or
         // a rebuild command) may have moved on, and must wait for this batch.
         const current = await this.checkpoints.get(projectionCheckpointName(projection), manager, true);
-        for (const event of batch.late) await projection.apply(event, manager);
-        for (const event of batch.events) {
-          if (event.position > current) await projection.apply(event, manager);
+        const pending = [...batch.late, ...batch.events.filter((event) => event.position > current)];
+        if (projection.applyBatch) {
+          if (pending.length > 0) await projection.applyBatch(pending, manager);
+        } else {
+          for (const event of pending) await projection.apply(event, manager);
         }
         await this.checkpoints.save(projectionCheckpointName(projection), Math.max(current, batch.checkpoint), manager);
       });

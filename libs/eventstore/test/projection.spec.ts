@@ -103,6 +103,35 @@ describe.each(DIALECTS)('projections on %s', (dialect) => {
     expect(await projection.snapshot()).toEqual(incremental);
   });
 
+  it('hands whole batches to a projection that applies them at once', async () => {
+    await appendRound(1);
+    await appendRound(2);
+    const batches: number[][] = [];
+    const batched: Projection = {
+      name: 'batched',
+      apply: async () => {
+        throw new Error('apply is not used when applyBatch exists');
+      },
+      applyBatch: async (events) => void batches.push(events.map((event) => event.position)),
+      reset: async () => undefined,
+    };
+    const head = await store.headPosition();
+    await new ProjectionRunner(database.db, store, checkpoints, [batched], { logger: silentLogger, feed: { batchSize: 20 } }).catchUp(
+      'batched',
+    );
+    const positions = batches.flat();
+    expect(positions).toEqual((await store.readAll(0, 1000)).map((event) => event.position));
+    expect(positions[positions.length - 1]).toBe(head);
+    expect(batches.length).toBe(Math.ceil(positions.length / 20));
+  });
+
+  it("appends at the end with 'any' when several writers race on one stream", async () => {
+    const results = await Promise.all(
+      [...Array(8).keys()].map((index) => store.append('acct-busy', 'any', [{ type: 'Deposited', data: { amount: index } }])),
+    );
+    expect(results.map(([event]) => event.streamVersion).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
   it('keeps running in the background and lets a caller wait for its own write', async () => {
     const projection = new StreamTotals(database.db);
     const runner = new ProjectionRunner(database.db, store, checkpoints, [projection], { logger: silentLogger, pollIntervalMs: 60_000 });
