@@ -3,6 +3,7 @@
  * SQLite files under CO_DATA_DIR and the in-process bus (or NATS when CO_NATS_URL is
  * set). The services run the same code as when deployed on their own.
  */
+import * as path from 'node:path';
 import { InProcessBus } from '@co/bus';
 import { createLogger } from '@co/common';
 import { type RunningService, exitWith, EXIT_STARTUP, startService, stopOnSignals } from '@co/service-kit';
@@ -36,7 +37,7 @@ async function main() {
     (service) => `  ${service.name.padEnd(11)} ${service.httpUrl.padEnd(24)} grpc ${service.grpcAddress}`,
   );
   process.stdout.write(
-    `ContainerOps is running (standalone: ${running[0].runtime.db.dialect}, ${running[0].runtime.bus.kind} bus, data in ${first.dataDir})\n` +
+    `ContainerOps is running (standalone: ${running[0].runtime.db.dialect}, ${running[0].runtime.bus.kind} bus, data in ${displayPath(first.dataDir)})\n` +
       `${lines.join('\n')}\nPress Ctrl-C to stop.\n`,
   );
   logger.info({ services: running.map((service) => ({ name: service.name, http: service.httpUrl })) }, 'standalone ready');
@@ -49,6 +50,11 @@ async function main() {
     timeout,
     (line) => logger.info(line),
   );
+}
+
+function displayPath(dir: string): string {
+  const relative = path.relative(process.cwd(), dir);
+  return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? dir : `./${relative}`;
 }
 
 void main();
