@@ -6,11 +6,9 @@ import { CreateEventStore1763700000000 } from './migrations/1763700000000-create
 
 export type Dialect = 'mysql' | 'sqlite';
 
-// TypeORM accepts entity classes and schemas; migrations are classes.
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+/** TypeORM takes entity classes or schemas, and migration classes. */
 type EntityList = MixedList<Function | string | EntitySchema>;
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-type MigrationList = MixedList<Function | string>;
+type MigrationList = (Function | string)[];
 
 export interface DatabaseOptions {
   /** `mysql://user:password@host:port/database` or `sqlite:<file>` (`sqlite::memory:`). */
@@ -40,7 +38,7 @@ export class Database {
     const dialect = dialectOf(options.url);
     const common = {
       entities: options.entities ?? [],
-      migrations: [CreateEventStore1763700000000, ...((options.migrations ?? []) as never[])],
+      migrations: [CreateEventStore1763700000000, ...(options.migrations ?? [])],
       migrationsTableName: 'co_migrations',
       synchronize: false,
       logging: false as const,

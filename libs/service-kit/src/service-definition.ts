@@ -10,10 +10,9 @@ export interface ServiceDefinition {
   description: string;
   /** The service's own Nest module: its controllers and handlers. */
   module: Type<unknown>;
-  // TypeORM takes entity and migration classes.
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  /** TypeORM entity classes of the service's read models. */
   entities?: Function[];
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  /** TypeORM migration classes, run after the event store's own at start. */
   migrations?: Function[];
   /** Read models built from the service's own events. */
   projections?: () => Projection[];
