@@ -1,22 +1,29 @@
 /**
  * Event store benchmark against the real MariaDB and NATS JetStream:
  *
- *  1. baseline A: raw single-row INSERTs (autocommit) with mysql2 into a copy of co_events
- *  2. EventStore.append (one event, explicit expected version) at 1 and N connections
+ *  1. baseline A: raw single-row INSERTs (autocommit) with mysql2 into a copy of co_events,
+ *     on connections set up like the service pool's (READ COMMITTED, utf8mb4_bin)
+ *  2. EventStore.append (one event, explicit expected version, each worker on its own
+ *     streams) at 1 and N connections, alternating with 1 in slices; then, apart and not
+ *     in the ratio, N connections with a share of appends racing on one shared stream
  *  3. baseline B: raw JetStream publishes (500 in flight, one at a time) and the
  *     OutboxRelay draining a backlog
- *  4. latency append -> applied at a steady rate, through relay + JetStream + a
- *     subscriber writing into a second database, and through a local ProjectionRunner
+ *  4. latency append -> applied at a steady rate, through a local ProjectionRunner
+ *     whose projection writes its read model with one multi-row INSERT per batch
+ *     (applyBatch, as a service would: this is the path the p99 goal is judged on), and,
+ *     for information, the cross-service path: relay + JetStream + a subscriber in
+ *     another process writing into a second database
  *
  * Run with `npm run bench:eventstore`; every figure can be tuned with BENCH_* variables
  * (see CONFIG). It creates its own databases and JetStream streams and removes them at
  * the end, also on failure or Ctrl-C. It exits 0 whether the goals are met or not.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
@@ -71,8 +78,14 @@ const CONFIG = {
   /** Uncounted warm-up at the start of every slice. */
   warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 0.1),
   streamsPerWorker: Math.max(1, Math.round(envNumber('BENCH_STREAMS_PER_WORKER', 50))),
-  /** Share of the many-connection appends that go to one shared "hot" stream (conflict path). */
+  /**
+   * Share of the appends that go to one shared "hot" stream in the separate conflict-path
+   * slice (many connections). The raw-vs-append comparison itself has no hot stream: a
+   * raw INSERT has no conflict to lose, so that comparison stays one row against one event.
+   */
   conflictShare: Math.min(1, envNumber('BENCH_CONFLICT_SHARE', 0.02)),
+  /** Measured seconds of the conflict-path slice; 0 skips it. */
+  conflictSeconds: envNumber('BENCH_CONFLICT_SECONDS', 1),
   payloadBytes: Math.round(envNumber('BENCH_PAYLOAD_BYTES', 200)),
   natsAsyncCount: Math.max(1, Math.round(envNumber('BENCH_NATS_ASYNC_COUNT', 20_000))),
   natsInflight: Math.max(1, Math.round(envNumber('BENCH_NATS_INFLIGHT', 500))),
@@ -86,6 +99,8 @@ const CONFIG = {
   drainTimeoutSeconds: envNumber('BENCH_DRAIN_TIMEOUT_SECONDS', 15),
   /** 1: run the subscriber in this process instead of a child process ("another service"). */
   subscriberInProcess: process.env.BENCH_SUBSCRIBER_IN_PROCESS === '1',
+  /** 0: no cross-service subscriber during the latency phase (diagnosis: the local path alone, with its relay). */
+  crossService: process.env.BENCH_CROSS_SERVICE !== '0',
   goalAppendRatio: envNumber('BENCH_GOAL_APPEND_RATIO', 0.5),
   goalP99Ms: envNumber('BENCH_GOAL_P99_MS', 50),
 };
@@ -259,8 +274,8 @@ function mysqlServer() {
   };
 }
 
-async function rawConnection(database?: string): Promise<Connection> {
-  return createConnection({ ...mysqlServer(), database, timezone: 'Z', supportBigNumbers: true, connectTimeout: 5000 });
+async function rawConnection(database?: string, charset?: string): Promise<Connection> {
+  return createConnection({ ...mysqlServer(), database, charset, timezone: 'Z', supportBigNumbers: true, connectTimeout: 5000 });
 }
 
 async function setUpInfra(): Promise<Infra> {
@@ -308,6 +323,74 @@ async function innodbStatus(infra: Infra): Promise<Record<string, number>> {
 }
 
 // ---------------------------------------------------------------------------------------
+// CPU of the whole machine and of the MariaDB server process (when it runs on this
+// machine and /proc is readable; otherwise the figures are n/a).
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+function findPids(names: string[]): number[] {
+  const pids: number[] = [];
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (names.includes(readFileSync(`/proc/${entry}/comm`, 'utf8').trim())) pids.push(Number(entry));
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return pids;
+}
+
+const SERVER_PIDS = findPids(['mariadbd', 'mysqld']);
+
+interface CpuSample {
+  /** MariaDB server CPU seconds (NaN when not found). */
+  server: number;
+  /** Busy and total CPU seconds of the machine, all cores. */
+  busy: number;
+  total: number;
+}
+
+function cpuSample(): CpuSample {
+  let server = SERVER_PIDS.length ? 0 : NaN;
+  for (const pid of SERVER_PIDS) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      server += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime + stime
+    } catch {
+      server = NaN;
+    }
+  }
+  let busy = NaN;
+  let total = NaN;
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = ticks.map(Number);
+    total = (user + nice + system + idle + iowait + irq + softirq + steal) / CLOCK_TICKS;
+    busy = total - (idle + iowait) / CLOCK_TICKS;
+  } catch {
+    // not Linux
+  }
+  return { server, busy, total };
+}
+
+function cpuSince(from: CpuSample): CpuSample {
+  const to = cpuSample();
+  return { server: to.server - from.server, busy: to.busy - from.busy, total: to.total - from.total };
+}
+
+// ---------------------------------------------------------------------------------------
 // Closed-loop throughput: raw inserts and appends, in alternating slices
 
 interface ThroughputResult {
@@ -317,8 +400,51 @@ interface ThroughputResult {
   failures: Counter;
   /** CPU of this Node process while measuring, in % of one core. */
   cpuPercent: number;
+  /** CPU of the MariaDB server while measuring, in % of one core (NaN if not local). */
+  serverCpuPercent: number;
+  /** MariaDB server CPU per successful operation, in ms. */
+  serverCpuMsPerOp: number;
+  /** Busy share of all the machine's cores while measuring (everything on it, not only us). */
+  machineBusyPercent: number;
+  /** Client-side duration of each successful operation. */
+  opMs: Dist;
+  /** Client-side duration of each statement the operation sent, by kind (appends only). */
+  statements: [string, Dist][];
   deadlocks: number;
   notes: string[];
+}
+
+/** Durations of the statements an EventStore sends, recorded while a slice measures. */
+class StatementTimes {
+  recording = false;
+  private readonly byKind = new Map<string, number[]>();
+
+  record(sql: string, ms: number) {
+    if (!this.recording) return;
+    const head = sql.trim().split(/\s+/, 1)[0].toUpperCase();
+    const kind = head === 'SELECT' ? 'SELECT (version read)' : head === 'INSERT' ? 'INSERT … VALUES' : head;
+    let list = this.byKind.get(kind);
+    if (!list) this.byKind.set(kind, (list = []));
+    list.push(ms);
+  }
+
+  distributions(): [string, Dist][] {
+    return [...this.byKind.entries()].map(([kind, values]) => [kind, distribution(values)]);
+  }
+}
+
+/** A view of `db` whose statements are timed (pool checkout + TypeORM + round trip). */
+function timedDatabase(db: Database, times: StatementTimes): Database {
+  const timed = Object.create(db) as Database;
+  timed.query = async <T>(sql: string, parameters: unknown[] = []): Promise<T> => {
+    const began = now();
+    try {
+      return await db.query<T>(sql, parameters);
+    } finally {
+      times.record(sql, now() - began);
+    }
+  };
+  return timed;
 }
 
 /** One kind of operation run by `concurrency` closed-loop workers. */
@@ -326,22 +452,32 @@ interface Workload {
   /** Returns undefined on success, else a failure kind. */
   run(worker: number): Promise<string | undefined>;
   notes(): string[];
+  statements?: StatementTimes;
 }
 
 class Tally {
   ok = 0;
   seconds = 0;
   cpuMicros = 0;
+  serverCpu = 0;
+  machineBusy = 0;
+  machineTotal = 0;
   deadlocks = 0;
+  readonly opMs: number[] = [];
   readonly failures = new Counter();
 
-  result(notes: string[]): ThroughputResult {
+  result(notes: string[], statements?: StatementTimes): ThroughputResult {
     return {
       ok: this.ok,
       seconds: this.seconds,
       rate: this.ok / this.seconds,
       failures: this.failures,
       cpuPercent: (this.cpuMicros / 1e6 / this.seconds) * 100,
+      serverCpuPercent: (this.serverCpu / this.seconds) * 100,
+      serverCpuMsPerOp: (this.serverCpu * 1000) / Math.max(1, this.ok),
+      machineBusyPercent: (this.machineBusy / this.machineTotal) * 100,
+      opMs: distribution(this.opMs),
+      statements: statements?.distributions() ?? [],
       deadlocks: this.deadlocks,
       notes,
     };
@@ -357,10 +493,13 @@ async function slice(infra: Infra, concurrency: number, workload: Workload, seco
   const end = warmEnd + seconds * 1000;
   let lastFinish = warmEnd;
   let cpuAtWarmEnd: NodeJS.CpuUsage | undefined;
+  let machineAtWarmEnd: CpuSample | undefined;
   let statusAtWarmEnd: Promise<Record<string, number>> | undefined;
   const warmTimer = setTimeout(() => {
     cpuAtWarmEnd = process.cpuUsage();
+    machineAtWarmEnd = cpuSample();
     statusAtWarmEnd = innodbStatus(infra);
+    if (workload.statements) workload.statements.recording = true;
   }, Math.max(0, warmEnd - now()));
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
@@ -370,14 +509,22 @@ async function slice(infra: Infra, concurrency: number, workload: Workload, seco
         const finished = now();
         if (began < warmEnd) continue;
         if (failure) tally.failures.add(failure);
-        else tally.ok++;
+        else {
+          tally.ok++;
+          tally.opMs.push(finished - began);
+        }
         if (finished > lastFinish) lastFinish = finished;
       }
     }),
   );
   clearTimeout(warmTimer);
+  if (workload.statements) workload.statements.recording = false;
   const cpu = process.cpuUsage(cpuAtWarmEnd);
+  const machine = machineAtWarmEnd ? cpuSince(machineAtWarmEnd) : { server: NaN, busy: NaN, total: NaN };
   tally.cpuMicros += cpu.user + cpu.system;
+  tally.serverCpu += machine.server;
+  tally.machineBusy += machine.busy;
+  tally.machineTotal += machine.total;
   tally.seconds += (lastFinish - warmEnd) / 1000;
   if (statusAtWarmEnd) {
     const [before, after] = await Promise.all([statusAtWarmEnd, innodbStatus(infra)]);
@@ -403,7 +550,15 @@ async function compareAt(
     await slice(infra, concurrency, raw, sliceSeconds, rawTally);
     await slice(infra, concurrency, append, sliceSeconds, appendTally);
   }
-  return { raw: rawTally.result(raw.notes()), append: appendTally.result(append.notes()) };
+  return {
+    raw: rawTally.result(raw.notes(), raw.statements),
+    append: appendTally.result(append.notes(), append.statements),
+  };
+}
+
+/** Opens `connections` connections of the pool up front, as the raw side has its own open. */
+async function warmPool(db: Database, connections: number) {
+  await Promise.all(Array.from({ length: connections }, () => db.query('SELECT SLEEP(0.05)')));
 }
 
 interface BenchStream {
@@ -415,8 +570,19 @@ function newStreams(count: number): BenchStream[] {
   return Array.from({ length: count }, () => ({ id: `bench-${hex(8)}`, version: 0 }));
 }
 
+/**
+ * One raw single-row INSERT per operation, each worker on its own connection and its
+ * own streams, the version computed in the client. The connections are set up like the
+ * service pool's (Database.open): READ COMMITTED, utf8mb4_bin, UTC.
+ */
 async function rawInsertWorkload(dbName: string, concurrency: number): Promise<Workload> {
-  const connections = await Promise.all(Array.from({ length: concurrency }, () => rawConnection(dbName)));
+  const connections = await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      const connection = await rawConnection(dbName, 'utf8mb4_bin');
+      await connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      return connection;
+    }),
+  );
   defer(`close ${concurrency} raw connections`, () =>
     Promise.all(connections.map((connection) => connection.end().catch(() => undefined))),
   );
@@ -444,16 +610,25 @@ async function rawInsertWorkload(dbName: string, concurrency: number): Promise<W
   };
 }
 
-function appendWorkload(store: EventStore, concurrency: number): Workload {
+/**
+ * One EventStore.append of one event per operation, with the explicit expected version
+ * the worker knows. With `hotShare` 0 every worker appends only to its own streams
+ * (nothing to conflict with: like for like with the raw inserts); with a share, that
+ * fraction of the appends race on one stream shared by all workers.
+ */
+function appendWorkload(db: Database, concurrency: number, hotShare: number): Workload {
+  const statements = new StatementTimes();
+  const store = new EventStore(timedDatabase(db, statements));
   const streams = Array.from({ length: concurrency }, () => newStreams(CONFIG.streamsPerWorker));
   const cursor = streams.map(() => 0);
-  const share = concurrency > 1 ? CONFIG.conflictShare : 0;
+  const share = concurrency > 1 ? hotShare : 0;
   const hot: BenchStream = { id: `bench-hot${hex(4)}`, version: 0 };
   let hotAppends = 0;
   let hotConflicts = 0;
   let falseConflicts = 0;
   let seq = 0;
   return {
+    statements,
     async run(worker) {
       const isHot = share > 0 && Math.random() < share;
       const own = streams[worker];
@@ -480,7 +655,7 @@ function appendWorkload(store: EventStore, concurrency: number): Workload {
       const notes: string[] = [];
       if (share > 0) {
         notes.push(
-          `conflict path: ${fmt(hotAppends)} appends (${Math.round(share * 100)}%) to one shared stream, ${fmt(hotConflicts)} ConcurrencyConflict`,
+          `${fmt(hotAppends)} appends (${Math.round(share * 100)}%) to one shared stream, ${fmt(hotConflicts)} ConcurrencyConflict`,
         );
       }
       if (falseConflicts > 0) notes.push(`${fmt(falseConflicts)} ConcurrencyConflict on streams no other worker touched`);
@@ -702,8 +877,8 @@ async function gapDemo(infra: Infra, bus: NatsJetStreamBus): Promise<GapDemoResu
 }
 
 // ---------------------------------------------------------------------------------------
-// Latency: paced appends -> relay -> JetStream -> subscriber (second database), and a
-// local ProjectionRunner
+// Latency: paced appends -> local ProjectionRunner (applyBatch, same database), and
+// paced appends -> relay -> JetStream -> subscriber (another process, second database)
 
 interface Timing {
   start: number;
@@ -711,27 +886,61 @@ interface Timing {
   publishCalled?: number;
   published?: number;
   remote?: number;
+  /** First time the projection's feed read the event (it may stop before it, at a hole). */
+  localSeen?: number;
+  /** The projection transaction that applied it was asked for (db.transaction called). */
+  localTxCalled?: number;
+  /** Handed to applyBatch (inside the projection transaction). */
+  localBatch?: number;
+  /** The projection transaction that applied it committed. */
   local?: number;
   attempts: number;
   failed?: boolean;
 }
 
+interface CommitDetail {
+  /** When db.transaction was called, when the work began (a pooled connection and START TRANSACTION later). */
+  calledAt: number;
+  workAt: number;
+  /** Requests waiting for a connection of the pool when the transaction was called. */
+  poolQueued: number;
+}
+
+/** The mysql2 pool under a Database: connections open, free, and requests queued for one. */
+function poolStats(db: Database): { open: number; free: number; queued: number } {
+  const pool = (db.dataSource.driver as unknown as {
+    pool?: { _allConnections?: { length: number }; _freeConnections?: { length: number }; _connectionQueue?: { length: number } };
+  }).pool;
+  return {
+    open: pool?._allConnections?.length ?? NaN,
+    free: pool?._freeConnections?.length ?? NaN,
+    queued: pool?._connectionQueue?.length ?? NaN,
+  };
+}
+
 /** A view of `db` whose transactions report their commit time and the events they applied. */
-function trackCommits(db: Database, onCommit: (ids: string[], at: number, durationMs: number) => void) {
+function trackCommits(db: Database, onCommit: (ids: string[], at: number, durationMs: number, detail: CommitDetail) => void) {
   const open = new WeakMap<EntityManager, string[]>();
+  const details = new WeakMap<EntityManager, CommitDetail>();
   const tracked = Object.create(db) as Database;
   tracked.transaction = async <T>(work: (manager: EntityManager) => Promise<T>): Promise<T> => {
     const ids: string[] = [];
-    const began = now();
+    const detail: CommitDetail = { calledAt: now(), workAt: NaN, poolQueued: db.dialect === 'mysql' ? poolStats(db).queued : 0 };
     const result = await db.transaction(async (manager) => {
+      detail.workAt = now();
       open.set(manager, ids);
+      details.set(manager, detail);
       return work(manager);
     });
     const at = now();
-    onCommit(ids, at, at - began);
+    onCommit(ids, at, at - detail.calledAt, detail);
     return result;
   };
-  return { db: tracked, note: (manager: EntityManager, id: string) => open.get(manager)?.push(id) };
+  return {
+    db: tracked,
+    note: (manager: EntityManager, id: string) => open.get(manager)?.push(id),
+    detail: (manager: EntityManager) => details.get(manager),
+  };
 }
 
 interface RemoteSubscriber {
@@ -851,6 +1060,33 @@ interface LatencyResult {
   localTxMs: Dist;
   remoteTransactions: number;
   remoteTxMs: Dist;
+  /** Local path, split: append returned -> first read by the projection's feed -> applyBatch -> commit. */
+  localPickup: Dist;
+  /** First read -> its transaction asked for (the feed waiting at a hole, the runner's loop). */
+  localHeld: Dist;
+  /** Transaction asked for -> applyBatch (pool checkout, START TRANSACTION, checkpoint FOR UPDATE). */
+  localTxOpen: Dist;
+  /** applyBatch -> commit (the multi-row INSERT, checkpoint save, COMMIT). */
+  localApply: Dist;
+  /** Mean of each part over the events at or above the local p99 (what the tail is made of). */
+  localTail: { count: number; append: number; pickup: number; held: number; txOpen: number; apply: number; queuedAtTx: number };
+  /** Per projection transaction: db.transaction called -> work began (pool checkout + START TRANSACTION). */
+  localTxStartMs: Dist;
+  /** The runner's loop: checkpoint read (outside the transaction) and feed read, each a pool checkout + round trip. */
+  checkpointReadMs: Dist;
+  feedReadMs: Dist;
+  /** Checkpoints.ensure (INSERT IGNORE) that catchUp runs at every call. */
+  checkpointEnsureMs: Dist;
+  localBatchSize: Dist;
+  /** Reads of the projection's feed, and those that found a hole (a position allocated, not committed yet). */
+  feedReads: number;
+  feedReadsAtHole: number;
+  /** Requests queued for a connection of the service's pool (poolSize 20), sampled every 5 ms. */
+  poolQueued: Dist;
+  serverCpuPercent: number;
+  machineBusyPercent: number;
+  /** Event-loop delay of this process (load generator, relay, projection): p50, p99, max in ms. */
+  loopDelayMs: { p50: number; p99: number; max: number };
   holes: number;
   cpuPercent: number;
   deadlocks: number;
@@ -903,31 +1139,92 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
   });
   defer('stop relay (latency)', () => relay.stop());
 
-  // The local projection, in the same database.
+  // The local projection, in the same database, written as a service would: one
+  // multi-row INSERT per batch (applyBatch). Its transactions report their commit time.
   const localTx: number[] = [];
-  const local = trackCommits(sourceDb, (ids, at, duration) => {
-    if (ids.length) localTx.push(duration);
+  const localTxStart: number[] = [];
+  const localTxQueued = new Map<number, number>(); // commit time -> pool requests queued at its start
+  const batchSizes: number[] = [];
+  const local = trackCommits(sourceDb, (ids, at, duration, detail) => {
+    if (ids.length) {
+      localTx.push(duration);
+      localTxStart.push(detail.workAt - detail.calledAt);
+      localTxQueued.set(at, detail.poolQueued);
+    }
     for (const id of ids) {
       const timing = timings.get(id);
       if (timing && timing.local === undefined) timing.local = at;
     }
   });
+  const insertRows = (events: RecordedEvent[]) => ({
+    sql: `INSERT INTO bench_local_rm (event_id, stream_id, stream_version, position) VALUES ${events.map(() => '(?, ?, ?, ?)').join(', ')}`,
+    parameters: events.flatMap((event) => [event.id, event.streamId, event.streamVersion, event.position]),
+  });
   const projection: Projection = {
     name: 'bench-local',
     async apply(event: RecordedEvent, manager: EntityManager) {
-      await manager.query('INSERT INTO bench_local_rm (event_id, stream_id, stream_version, position) VALUES (?, ?, ?, ?)', [
-        event.id,
-        event.streamId,
-        event.streamVersion,
-        event.position,
-      ]);
+      const { sql, parameters } = insertRows([event]);
+      await manager.query(sql, parameters);
       local.note(manager, event.id);
+    },
+    async applyBatch(events: RecordedEvent[], manager: EntityManager) {
+      const handed = now();
+      const calledAt = local.detail(manager)?.calledAt;
+      batchSizes.push(events.length);
+      for (const event of events) {
+        const timing = timings.get(event.id);
+        if (timing && timing.localBatch === undefined) {
+          timing.localBatch = handed;
+          timing.localTxCalled = calledAt;
+        }
+      }
+      const { sql, parameters } = insertRows(events);
+      await manager.query(sql, parameters);
+      for (const event of events) local.note(manager, event.id);
     },
     async reset(manager: EntityManager) {
       await manager.query('DELETE FROM bench_local_rm');
     },
   };
-  const projections = new ProjectionRunner(local.db, store, checkpoints, [projection], {
+  // The projection's view of the store: notes when its feed first reads each event, and
+  // whether a read found a hole (the feed stops there until the hole fills or its grace ends).
+  let feedReads = 0;
+  let feedReadsAtHole = 0;
+  const feedReadMs: number[] = [];
+  const checkpointReadMs: number[] = [];
+  const checkpointEnsureMs: number[] = [];
+  const projectionStore = Object.create(store) as EventStore;
+  projectionStore.readAll = async (afterPosition: number, limit: number) => {
+    const began = now();
+    const rows = await store.readAll(afterPosition, limit);
+    const at = now();
+    feedReadMs.push(at - began);
+    feedReads++;
+    let expected = afterPosition + 1;
+    let hole = false;
+    for (const row of rows) {
+      if (row.position !== expected) hole = true;
+      expected = row.position + 1;
+      const timing = timings.get(row.id);
+      if (timing && timing.localSeen === undefined) timing.localSeen = at;
+    }
+    if (hole) feedReadsAtHole++;
+    return rows;
+  };
+  // ... and of its checkpoints: how long the read before each batch (outside the transaction) takes.
+  const projectionCheckpoints = Object.create(checkpoints) as Checkpoints;
+  projectionCheckpoints.get = async (name: string, runner?: Pick<EntityManager, 'query'>, lock = false) => {
+    const began = now();
+    const position = await checkpoints.get(name, runner, lock);
+    if (!runner) checkpointReadMs.push(now() - began);
+    return position;
+  };
+  projectionCheckpoints.ensure = async (name: string) => {
+    const began = now();
+    await checkpoints.ensure(name);
+    checkpointEnsureMs.push(now() - began);
+  };
+  const projections = new ProjectionRunner(local.db, projectionStore, projectionCheckpoints, [projection], {
     logger: logger.child({ component: 'projections' }),
   });
   defer('stop projections', () => projections.stop());
@@ -950,9 +1247,11 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
     table: 'bench_remote_rm',
     logLevel: CONFIG.logLevel,
   };
-  const subscriber = CONFIG.subscriberInProcess
-    ? await inProcessSubscriber(readDb, subscriberOptions, onRemoteApplied)
-    : await childSubscriber(subscriberOptions, onRemoteApplied);
+  const subscriber: RemoteSubscriber = !CONFIG.crossService
+    ? { stop: async () => undefined }
+    : CONFIG.subscriberInProcess
+      ? await inProcessSubscriber(readDb, subscriberOptions, onRemoteApplied)
+      : await childSubscriber(subscriberOptions, onRemoteApplied);
   defer('stop subscriber', () => subscriber.stop());
 
   relay.start();
@@ -1003,8 +1302,13 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
   const interval = 1000 / CONFIG.latencyRate;
   const inFlight = new Set<Promise<void>>();
   let maxInFlight = 0;
+  const poolQueued: number[] = [];
+  const poolSampler = setInterval(() => poolQueued.push(poolStats(sourceDb).queued), 5);
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const before = await innodbStatus(infra);
   const cpu = process.cpuUsage();
+  const machineCpu = cpuSample();
   const t0 = now();
   let launched = 0;
   while (launched < total && !aborted) {
@@ -1023,12 +1327,15 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
   const all = [...timings.values()];
   const appended = all.filter((timing) => timing.appended !== undefined);
   await waitUntil(
-    () => appended.every((timing) => timing.remote !== undefined && timing.local !== undefined),
+    () => appended.every((timing) => (timing.remote !== undefined || !CONFIG.crossService) && timing.local !== undefined),
     CONFIG.drainTimeoutSeconds * 1000,
     10,
   );
   const used = process.cpuUsage(cpu);
+  const machineUsed = cpuSince(machineCpu);
   const elapsed = (now() - t0) / 1000;
+  clearInterval(poolSampler);
+  loopDelay.disable();
   const after = await innodbStatus(infra);
   await relay.stop();
   await projections.stop();
@@ -1036,6 +1343,11 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
   const log = await logHoles(sourceDb);
 
   const defined = (values: (number | undefined)[]) => values.filter((value): value is number => value !== undefined);
+  const localDist = distribution(defined(appended.map((t) => (t.local === undefined ? undefined : t.local - t.start))));
+  const tail = appended.filter((t) => t.local !== undefined && t.local - t.start >= localDist.p99);
+  const mean = (values: number[]) => (values.length ? values.reduce((sum, value) => sum + value, 0) / values.length : NaN);
+  const split = (from: keyof Timing, to: keyof Timing) =>
+    defined(appended.map((t) => (t[from] === undefined || t[to] === undefined ? undefined : Math.max(0, (t[to] as number) - (t[from] as number)))));
   return {
     offered: total,
     appended: appended.length,
@@ -1045,7 +1357,7 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
     achievedRate: appended.length / appendSeconds,
     appendSeconds,
     remote: distribution(defined(appended.map((t) => (t.remote === undefined ? undefined : t.remote - t.start)))),
-    local: distribution(defined(appended.map((t) => (t.local === undefined ? undefined : t.local - t.start)))),
+    local: localDist,
     missingRemote: appended.filter((timing) => timing.remote === undefined).length,
     missingLocal: appended.filter((timing) => timing.local === undefined).length,
     appendDuration: distribution(appended.map((t) => t.appended! - t.start)),
@@ -1063,6 +1375,30 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
     localTxMs: distribution(localTx),
     remoteTransactions: remoteTx.length,
     remoteTxMs: distribution(remoteTx),
+    localPickup: distribution(split('appended', 'localSeen')),
+    localHeld: distribution(split('localSeen', 'localTxCalled')),
+    localTxOpen: distribution(split('localTxCalled', 'localBatch')),
+    localApply: distribution(split('localBatch', 'local')),
+    localTail: {
+      count: tail.length,
+      append: mean(tail.map((t) => t.appended! - t.start)),
+      pickup: mean(tail.map((t) => Math.max(0, (t.localSeen ?? t.appended!) - t.appended!))),
+      held: mean(defined(tail.map((t) => (t.localSeen === undefined || t.localTxCalled === undefined ? undefined : Math.max(0, t.localTxCalled - t.localSeen))))),
+      txOpen: mean(defined(tail.map((t) => (t.localTxCalled === undefined || t.localBatch === undefined ? undefined : t.localBatch - t.localTxCalled)))),
+      apply: mean(tail.map((t) => t.local! - (t.localBatch ?? t.local!))),
+      queuedAtTx: mean(defined(tail.map((t) => localTxQueued.get(t.local!)))),
+    },
+    localTxStartMs: distribution(localTxStart),
+    checkpointReadMs: distribution(checkpointReadMs),
+    checkpointEnsureMs: distribution(checkpointEnsureMs),
+    feedReadMs: distribution(feedReadMs),
+    localBatchSize: distribution(batchSizes),
+    feedReads,
+    feedReadsAtHole,
+    poolQueued: distribution(poolQueued),
+    serverCpuPercent: (machineUsed.server / elapsed) * 100,
+    machineBusyPercent: (machineUsed.busy / machineUsed.total) * 100,
+    loopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
     holes: log.holes,
     cpuPercent: ((used.user + used.system) / 1e6 / elapsed) * 100,
     deadlocks: after.Innodb_deadlocks - before.Innodb_deadlocks,
@@ -1081,7 +1417,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `ContainerOps event store benchmark — run ${RUN_ID} (databases ${DB_PREFIX}_*, subjects ${PREFIX}.*)\n` +
       `parameters: ${CONFIG.phaseSeconds}s each of raw inserts and appends per concurrency, in ${CONFIG.rounds} alternating slices (+${CONFIG.warmupSeconds}s warm-up each), ` +
-      `concurrency 1 and ${c}, ${CONFIG.streamsPerWorker} streams per worker, hot-stream share ${CONFIG.conflictShare}, ` +
+      `concurrency 1 and ${c}, ${CONFIG.streamsPerWorker} streams per worker; conflict path ${CONFIG.conflictSeconds}s at ${c} with hot-stream share ${CONFIG.conflictShare}; ` +
       `payload ${CONFIG.payloadBytes} B; NATS ${fmt(CONFIG.natsAsyncCount)} async (${CONFIG.natsInflight} in flight) + ` +
       `${CONFIG.natsSyncSeconds}s sync; relay backlog ${fmt(CONFIG.relayEvents)}; latency ${fmt(CONFIG.latencyRate)}/s for ` +
       `${CONFIG.latencySeconds}s over ${CONFIG.latencyStreams} streams\n`,
@@ -1095,12 +1431,21 @@ async function main(): Promise<void> {
   // 1 + 2: raw inserts and appends, interleaved so that each pair sees the same noise.
   const { db: svcDb, name: svcName } = await openDatabase(infra, 'svc');
   await svcDb.query('CREATE TABLE bench_raw_events LIKE co_events');
-  const store = new EventStore(svcDb);
+  await warmPool(svcDb, c); // the raw side's connections are open before it starts, too
   progress(`raw inserts vs appends, 1 connection (${CONFIG.rounds} alternating rounds)`);
-  const one = await compareAt(infra, 1, await rawInsertWorkload(svcName, 1), appendWorkload(store, 1));
+  const one = await compareAt(infra, 1, await rawInsertWorkload(svcName, 1), appendWorkload(svcDb, 1, 0));
   progress(`raw inserts vs appends, ${c} connections (${CONFIG.rounds} alternating rounds)`);
-  const many = await compareAt(infra, c, await rawInsertWorkload(svcName, c), appendWorkload(store, c));
+  const many = await compareAt(infra, c, await rawInsertWorkload(svcName, c), appendWorkload(svcDb, c, 0));
   const [raw1, app1, rawN, appN] = [one.raw, one.append, many.raw, many.append];
+  const ratioLog = await logHoles(svcDb);
+  let conflict: ThroughputResult | undefined;
+  if (CONFIG.conflictSeconds > 0 && c > 1 && CONFIG.conflictShare > 0) {
+    progress(`appends with ${Math.round(CONFIG.conflictShare * 100)}% on one shared stream, ${c} connections (conflict path)`);
+    const workload = appendWorkload(svcDb, c, CONFIG.conflictShare);
+    const tally = new Tally();
+    await slice(infra, c, workload, CONFIG.conflictSeconds, tally);
+    conflict = tally.result(workload.notes(), workload.statements);
+  }
   const svcLog = await logHoles(svcDb);
 
   // 3: NATS baseline, relay drain, hole demo.
@@ -1125,24 +1470,56 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const row = (label: string, value: string, note = '') => lines.push(`  ${label.padEnd(50)} ${value.padStart(16)}   ${note}`);
   const phaseNote = (r: ThroughputResult) => {
-    const parts = [`node CPU ${fmt(r.cpuPercent)}%`];
+    const parts = [`node CPU ${fmt(r.cpuPercent)}%`, `MariaDB CPU ${fmt(r.serverCpuPercent)}%`, `machine ${fmt(r.machineBusyPercent)}% busy`];
     if (r.failures.total) parts.push(`failed ${fmt(r.failures.total)}: ${r.failures}`);
     if (r.deadlocks) parts.push(`InnoDB deadlocks ${fmt(r.deadlocks)}`);
     return parts.join('; ');
   };
-  lines.push('', '=== Results ===', '', 'MariaDB (baseline A vs EventStore.append, one event per append, explicit expected version)');
+  const perOp = (r: ThroughputResult, unit: string) => {
+    const statements = r.statements.map(([kind, d]) => `${kind} p50 ${fmt(d.p50, 2)} / p99 ${fmt(d.p99, 1)} ms`).join(', ');
+    return (
+      `per ${unit}: p50 ${fmt(r.opMs.p50, 2)} / p99 ${fmt(r.opMs.p99, 1)} ms, MariaDB CPU ${fmt(r.serverCpuMsPerOp, 3)} ms` +
+      (statements ? `; ${statements}` : '')
+    );
+  };
+  lines.push(
+    '',
+    '=== Results ===',
+    '',
+    'MariaDB (baseline A vs EventStore.append: one raw single-row INSERT vs one event per append with an explicit',
+    'expected version; each worker on its own connection and its own streams, no shared stream; raw and append',
+    `slices alternate ${CONFIG.rounds}x per concurrency; raw connections set up like the pool's: READ COMMITTED, utf8mb4_bin)`,
+  );
   row('raw INSERT autocommit, 1 connection', `${fmt(raw1.rate)} rows/s`, phaseNote(raw1));
-  row(`raw INSERT autocommit, ${c} connections`, `${fmt(rawN.rate)} rows/s`, phaseNote(rawN));
+  row('', '', perOp(raw1, 'INSERT'));
   row('EventStore.append, 1 connection', `${fmt(app1.rate)} events/s`, phaseNote(app1));
+  row('', '', perOp(app1, 'append'));
+  row(`raw INSERT autocommit, ${c} connections`, `${fmt(rawN.rate)} rows/s`, phaseNote(rawN));
+  row('', '', perOp(rawN, 'INSERT'));
   row(`EventStore.append, ${c} connections`, `${fmt(appN.rate)} events/s`, phaseNote(appN));
+  row('', '', perOp(appN, 'append'));
   for (const note of [...app1.notes, ...appN.notes]) row('', '', note);
   row('appends/raw inserts (1 conn)', ratio(app1.rate, raw1.rate));
   row(`appends/raw inserts (${c} conns)`, ratio(appN.rate, rawN.rate));
   row(
-    'positions burnt in co_events (holes)',
-    fmt(svcLog.holes),
-    `of ${fmt(svcLog.head)} allocated (a lost race fails on the unique key after taking a position)`,
+    'MariaDB CPU per append / per raw INSERT',
+    `${ratio(app1.serverCpuMsPerOp, raw1.serverCpuMsPerOp)} / ${ratio(appN.serverCpuMsPerOp, rawN.serverCpuMsPerOp)}`,
+    `at 1 / ${c} connections`,
   );
+  row('positions burnt (holes) during the comparison', fmt(ratioLog.holes), `of ${fmt(ratioLog.head)} allocated`);
+  if (conflict) {
+    row(
+      `conflict path: append, ${c} conns, ${Math.round(CONFIG.conflictShare * 100)}% on 1 stream`,
+      `${fmt(conflict.rate)} events/s`,
+      `not in the ratio; ${phaseNote(conflict)}`,
+    );
+    for (const note of conflict.notes) row('', '', note);
+    row(
+      'positions burnt in co_events (holes), all',
+      fmt(svcLog.holes),
+      `of ${fmt(svcLog.head)} allocated (a lost race fails on the unique key after taking a position)`,
+    );
+  }
   lines.push('', `NATS JetStream (baseline B: same ${fmt(nats.payloadBytes)} B payload, headers and Nats-Msg-Id as the relay)`);
   row(`raw publish, async ${CONFIG.natsInflight} in flight`, `${fmt(nats.asyncRate)} msg/s`, `${fmt(nats.asyncCount)} messages`);
   row('raw publish, one at a time', `${fmt(nats.syncRate)} msg/s`, `${fmt(nats.syncCount)} messages`);
@@ -1165,7 +1542,8 @@ async function main(): Promise<void> {
   }
   lines.push(
     '',
-    `Latency append start -> applied (commit of the read-model transaction), ${fmt(CONFIG.latencyRate)}/s offered for ${CONFIG.latencySeconds} s`,
+    `Latency append start -> applied (commit of the read-model transaction), ${fmt(CONFIG.latencyRate)}/s offered for ${CONFIG.latencySeconds} s;`,
+    CONFIG.crossService ? 'both paths run at the same time on the same appends' : 'the local path only (BENCH_CROSS_SERVICE=0)',
   );
   row(
     'achieved append rate',
@@ -1175,12 +1553,64 @@ async function main(): Promise<void> {
       `; ${fmt(lat.failed)} given up; InnoDB deadlocks ${fmt(lat.deadlocks)}; holes ${fmt(lat.holes)}; ` +
       `up to ${fmt(lat.maxInFlight)} appends in flight`,
   );
+  row(
+    '  machine during the latency phase',
+    `${fmt(lat.machineBusyPercent)}% busy`,
+    `of ${os.cpus().length} cores; MariaDB CPU ${fmt(lat.serverCpuPercent)}%, this node process ${fmt(lat.cpuPercent)}% of one core ` +
+      '(relay, projection and load generator share it; the subscriber has its own process)',
+  );
+  row(
+    '  event-loop delay of this process',
+    `p99 ${fmt(lat.loopDelayMs.p99, 1)} ms`,
+    `p50 ${fmt(lat.loopDelayMs.p50, 1)}, max ${fmt(lat.loopDelayMs.max, 1)} ms (every timing here includes it)`,
+  );
   const atLeast = (missing: number) => (missing > 0 ? '>' : '');
-  row(`via relay + JetStream + subscriber (${CONFIG.subscriberInProcess ? 'same' : 'own'} process, 2nd db)`, `p99 ${atLeast(lat.missingRemote)}${fmt(lat.remote.p99, 1)} ms`, fmtDist(lat.remote) +
-    (lat.missingRemote ? `; ${fmt(lat.missingRemote)} not applied within ${CONFIG.drainTimeoutSeconds}s` : ''));
-  row('via local ProjectionRunner (same database)', `p99 ${atLeast(lat.missingLocal)}${fmt(lat.local.p99, 1)} ms`, fmtDist(lat.local) +
+  lines.push('', '  [goal path] local projection: ProjectionRunner + applyBatch (one multi-row INSERT per batch), same database');
+  row('append -> local read model committed', `p99 ${atLeast(lat.missingLocal)}${fmt(lat.local.p99, 1)} ms`, fmtDist(lat.local) +
     (lat.missingLocal ? `; ${fmt(lat.missingLocal)} not applied within ${CONFIG.drainTimeoutSeconds}s` : ''));
   row('  where the time goes: append()', `p50 ${fmt(lat.appendDuration.p50, 1)} ms`, fmtDist(lat.appendDuration));
+  row('  append returned -> read by the projection feed', `p50 ${fmt(lat.localPickup.p50, 1)} ms`, fmtDist(lat.localPickup));
+  row('  read -> projection transaction asked for', `p50 ${fmt(lat.localHeld.p50, 1)} ms`, fmtDist(lat.localHeld) + ' (waiting at a hole, runner loop)');
+  row('  asked for -> applyBatch', `p50 ${fmt(lat.localTxOpen.p50, 1)} ms`, fmtDist(lat.localTxOpen) + ' (pool checkout, START TRANSACTION, checkpoint FOR UPDATE)');
+  row('  applyBatch -> commit', `p50 ${fmt(lat.localApply.p50, 1)} ms`, fmtDist(lat.localApply) + ' (multi-row INSERT, checkpoint save, COMMIT)');
+  row(
+    `  the slowest 1% (${fmt(lat.localTail.count)} events), mean of each part`,
+    `${fmt(lat.localTail.append + lat.localTail.pickup + lat.localTail.held + lat.localTail.txOpen + lat.localTail.apply, 1)} ms`,
+    `append ${fmt(lat.localTail.append, 1)} + to read ${fmt(lat.localTail.pickup, 1)} + held ${fmt(lat.localTail.held, 1)} + ` +
+      `tx open ${fmt(lat.localTail.txOpen, 1)} + apply/commit ${fmt(lat.localTail.apply, 1)} ms; ` +
+      `${fmt(lat.localTail.queuedAtTx, 1)} requests queued for a pool connection when their transaction was asked for`,
+  );
+  row(
+    '  projection transactions',
+    fmt(lat.localTransactions),
+    `batch size p50 ${fmt(lat.localBatchSize.p50)} / max ${fmt(lat.localBatchSize.max)}, ${fmt(lat.localRate)} events/s first->last apply; ` +
+      `duration p50 ${fmt(lat.localTxMs.p50, 2)} ms, p99 ${fmt(lat.localTxMs.p99, 1)} ms, max ${fmt(lat.localTxMs.max, 1)} ms`,
+  );
+  row(
+    '  runner loop: checkpoint ensure, read, feed read',
+    `p99 ${fmt(lat.checkpointEnsureMs.p99, 1)}, ${fmt(lat.checkpointReadMs.p99, 1)}, ${fmt(lat.feedReadMs.p99, 1)} ms`,
+    `${fmt(lat.checkpointEnsureMs.count)} ensure (INSERT IGNORE, once per catchUp), ${fmt(lat.checkpointReadMs.count)} checkpoint reads, ` +
+      `${fmt(lat.feedReadMs.count)} feed reads; p50 ${fmt(lat.checkpointEnsureMs.p50, 2)}, ${fmt(lat.checkpointReadMs.p50, 2)}, ${fmt(lat.feedReadMs.p50, 2)} ms; then the transaction ` +
+      `(START, checkpoint FOR UPDATE, INSERT, checkpoint save, COMMIT): p50 ${fmt(lat.localTxMs.p50, 2)}, p99 ${fmt(lat.localTxMs.p99, 1)} ms`,
+  );
+  row(
+    '  projection feed reads that stopped at a hole',
+    `${fmt(lat.feedReadsAtHole)} of ${fmt(lat.feedReads)}`,
+    'a position allocated by an append that has not committed yet (or burnt: waited up to the 250 ms grace)',
+  );
+  row(
+    '  pool (20 connections): requests queued',
+    `p99 ${fmt(lat.poolQueued.p99)}`,
+    `sampled every 5 ms: p50 ${fmt(lat.poolQueued.p50)}, max ${fmt(lat.poolQueued.max)}; at a projection transaction's start: ` +
+      `its pool checkout + START TRANSACTION p50 ${fmt(lat.localTxStartMs.p50, 1)} / p99 ${fmt(lat.localTxStartMs.p99, 1)} ms`,
+  );
+  lines.push(
+    '',
+    `  [informational] cross-service path: relay -> JetStream -> subscribeToEvents in ${CONFIG.subscriberInProcess ? 'this' : 'another'} process, second database`,
+  );
+  if (!CONFIG.crossService) lines.push('  skipped (BENCH_CROSS_SERVICE=0): no subscriber ran; the relay did');
+  else row('append -> remote read model committed', `p99 ${atLeast(lat.missingRemote)}${fmt(lat.remote.p99, 1)} ms`, fmtDist(lat.remote) +
+    (lat.missingRemote ? `; ${fmt(lat.missingRemote)} not applied within ${CONFIG.drainTimeoutSeconds}s` : ''));
   row('  append returned -> relay publish()', `p50 ${fmt(lat.relayPickup.p50, 1)} ms`, fmtDist(lat.relayPickup));
   row('  relay publish() -> JetStream ack', `p50 ${fmt(lat.publishAck.p50, 1)} ms`, fmtDist(lat.publishAck));
   row('  relay publish() -> subscriber commit', `p50 ${fmt(lat.publishToRemote.p50, 1)} ms`, fmtDist(lat.publishToRemote));
@@ -1192,28 +1622,23 @@ async function main(): Promise<void> {
   row(
     '  subscriber transactions',
     fmt(lat.remoteTransactions),
-    `one per event, ${fmt(lat.remoteRate)} events/s first->last apply; duration p50 ${fmt(lat.remoteTxMs.p50, 2)} ms, p99 ${fmt(lat.remoteTxMs.p99, 2)} ms`,
+    `one per event, handled one at a time; ${fmt(lat.remoteRate)} events/s first->last apply; duration p50 ${fmt(lat.remoteTxMs.p50, 2)} ms, p99 ${fmt(lat.remoteTxMs.p99, 2)} ms`,
   );
-  row(
-    '  projection transactions',
-    fmt(lat.localTransactions),
-    `${(lat.appended / Math.max(1, lat.localTransactions)).toFixed(1)} events each, ${fmt(lat.localRate)} events/s first->last apply; duration p50 ${fmt(lat.localTxMs.p50, 2)} ms, max ${fmt(lat.localTxMs.max, 1)} ms`,
-  );
-  row('  node CPU during the latency phase', `${fmt(lat.cpuPercent)}%`, 'of one core (relay, projection, subscriber and load generator share it)');
 
   const goal = (label: string, value: string, met: boolean) => row(label, value, met ? 'MET' : 'NOT MET');
+  const rateOk = lat.achievedRate >= 0.95 * CONFIG.latencyRate;
   lines.push('', 'Goals');
   goal(`appends >= ${CONFIG.goalAppendRatio * 100}% of raw inserts, 1 conn`, ratio(app1.rate, raw1.rate), app1.rate >= CONFIG.goalAppendRatio * raw1.rate);
   goal(`appends >= ${CONFIG.goalAppendRatio * 100}% of raw inserts, ${c} conns`, ratio(appN.rate, rawN.rate), appN.rate >= CONFIG.goalAppendRatio * rawN.rate);
   goal(
-    `append->projection p99 <= ${CONFIG.goalP99Ms} ms (subscriber)`,
-    `${atLeast(lat.missingRemote)}${fmt(lat.remote.p99, 1)} ms`,
-    lat.missingRemote === 0 && lat.remote.p99 <= CONFIG.goalP99Ms && lat.achievedRate >= 0.95 * CONFIG.latencyRate,
-  );
-  goal(
-    `append->projection p99 <= ${CONFIG.goalP99Ms} ms (local projection)`,
+    `append->projection p99 <= ${CONFIG.goalP99Ms} ms at ${fmt(CONFIG.latencyRate)}/s (local projection)`,
     `${atLeast(lat.missingLocal)}${fmt(lat.local.p99, 1)} ms`,
-    lat.missingLocal === 0 && lat.local.p99 <= CONFIG.goalP99Ms && lat.achievedRate >= 0.95 * CONFIG.latencyRate,
+    lat.missingLocal === 0 && lat.local.p99 <= CONFIG.goalP99Ms && rateOk,
+  );
+  if (CONFIG.crossService) row(
+    `  informational: cross-service path p99 vs ${CONFIG.goalP99Ms} ms`,
+    `${atLeast(lat.missingRemote)}${fmt(lat.remote.p99, 1)} ms`,
+    `not a goal (${lat.missingRemote === 0 && lat.remote.p99 <= CONFIG.goalP99Ms && rateOk ? 'within' : 'over'} ${CONFIG.goalP99Ms} ms)`,
   );
   lines.push('', `reference (shared/ENVIRONMENT.md): JetStream ~28,000 async / ~10,000 sync msg/s; MariaDB ~3,400 (1 conn) / ~9,300 (16 conns) rows/s`);
   lines.push(

@@ -17,6 +17,9 @@ export const EVENT_LIMITS = {
   typeLength: 128,
 } as const;
 
+/** How often an append at 'any' retries a lost race before giving up with the conflict. */
+const ANY_ATTEMPTS = 30;
+
 const EVENT_TYPE = /^[A-Z][A-Za-z0-9]{0,127}$/;
 
 interface EventRow {
@@ -84,8 +87,10 @@ export class EventStore {
             : await this.appendSqlite(streamId, expectedVersion, prepared, occurredAt);
       } catch (error) {
         const translated = await this.translate(error, streamId, expectedVersion, prepared);
-        const retry = expectedVersion === 'any' && translated instanceof ConcurrencyConflictError && attempt < 5;
+        const retry = expectedVersion === 'any' && translated instanceof ConcurrencyConflictError && attempt < ANY_ATTEMPTS;
         if (!retry) throw translated;
+        // Each round of a race has one winner; a little jitter spreads the rest out.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, attempt * 2)));
       }
     }
     let positions = prepared.map((_, index) => first.position + index);
