@@ -166,6 +166,14 @@ describe('a service that cannot start', () => {
     );
   });
 
+  it('refuses a one-service variable in standalone mode, naming the prefixed one to use', async () => {
+    const result = await runToExit('standalone', { CO_HTTP_PORT: '9999' });
+    expect(result.code).toBe(78);
+    expect(result.stderr).toBe(
+      "standalone: configuration error: CO_HTTP_PORT names one service's port; in standalone mode set CO_<SERVICE>_HTTP_PORT instead, e.g. CO_PILOTAGE_HTTP_PORT\n",
+    );
+  });
+
   it('stops with one line and exit code 1 when its database does not answer', async () => {
     const port = await freePort();
     const result = await runToExit('nucleus', {

@@ -3,3 +3,4 @@ export * from './subjects';
 export * from './delivery';
 export * from './nats-jetstream.bus';
 export * from './in-process.bus';
+export * from './service-bus';

@@ -15,7 +15,7 @@ import {
   type StreamConfig,
 } from 'nats';
 import type { Logger } from 'pino';
-import { SpanKind, injectTraceHeaders, withSpan } from '@co/telemetry';
+import { SpanKind, extractTraceContext, injectTraceHeaders, withSpan } from '@co/telemetry';
 import {
   BusError,
   type BusSettings,
@@ -234,7 +234,9 @@ class NatsSubscription implements BusSubscription {
         raw.nak(outcome.delayMs);
       } else {
         const letter = deadLetterFor(message, this.durable, this.settings.subjectPrefix, outcome.error);
-        await withSpan(`${letter.subject} publish`, { kind: SpanKind.PRODUCER }, () =>
+        // The dead letter stays in the trace of the message it carries.
+        const parent = extractTraceContext(message.headers);
+        await withSpan(`${letter.subject} publish`, { kind: SpanKind.PRODUCER, parent }, () =>
           this.deadLetter({ ...letter, headers: injectTraceHeaders({ ...letter.headers }) }),
         );
         raw.term(outcome.error.message.slice(0, 200));

@@ -15,7 +15,9 @@ export class ConcurrencyConflictError extends ConflictError {
   ) {
     super(
       EventStoreErrorCodes.CONCURRENCY_CONFLICT,
-      `Stream ${streamId} is at version ${actualVersion}, not ${expectedVersion}: it was changed concurrently; reload it and retry.`,
+      expectedVersion === 'no-stream'
+        ? `Stream ${streamId} already exists (version ${actualVersion}); it was created concurrently: reload it and retry.`
+        : `Stream ${streamId} is at version ${actualVersion}, not ${expectedVersion}: it was changed concurrently; reload it and retry.`,
       { streamId, expectedVersion, actualVersion },
     );
   }

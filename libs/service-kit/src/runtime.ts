@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { createLogger, type ServiceConfig } from '@co/common';
-import { InProcessBus, NatsJetStreamBus, type EventBus } from '@co/bus';
+import { InProcessBus, NatsJetStreamBus, ServiceBus, type EventBus } from '@co/bus';
 import {
   Checkpoints,
   Database,
@@ -51,24 +51,25 @@ export async function createRuntime(
     entities: definition.entities,
     migrations: definition.migrations,
   });
-  const ownsBus = !options.bus;
   const busSettings = {
     subjectPrefix: config.bus.subjectPrefix,
     maxDeliver: config.bus.maxDeliver,
     backoffMs: config.bus.backoffMs,
     logger: logger.child({ component: 'bus' }),
   };
-  const bus =
+  const bus = new ServiceBus(
     options.bus ??
-    (config.natsUrl
-      ? new NatsJetStreamBus({ ...busSettings, servers: config.natsUrl, connectionName: `co-${definition.name}` })
-      : new InProcessBus(busSettings));
+      (config.natsUrl
+        ? new NatsJetStreamBus({ ...busSettings, servers: config.natsUrl, connectionName: `co-${definition.name}` })
+        : new InProcessBus(busSettings)),
+    !options.bus,
+  );
   try {
-    if (ownsBus) await bus.connect();
+    await bus.connect();
     await bus.ensureStream(definition.name);
   } catch (error) {
     await db.close();
-    if (ownsBus) await bus.close().catch(() => undefined);
+    await bus.close().catch(() => undefined);
     throw error;
   }
   const store = new EventStore(db);
@@ -103,7 +104,7 @@ export async function createRuntime(
       readiness.setAccepting(false);
       await relay.stop();
       await projections.stop();
-      if (ownsBus) await bus.close();
+      await bus.close();
       await db.close();
     },
   };

@@ -1,10 +1,10 @@
 import {
-  type BeforeApplicationShutdown,
   type DynamicModule,
   Inject,
   Injectable,
   Module,
   type OnApplicationBootstrap,
+  type OnApplicationShutdown,
   ValidationPipe,
 } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
@@ -18,7 +18,7 @@ import { MetricsController } from './metrics/metrics.controller';
 import { SERVICE_RUNTIME, type ServiceRuntime } from './runtime';
 
 @Injectable()
-class ServiceLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(@Inject(SERVICE_RUNTIME) private readonly runtime: ServiceRuntime) {}
 
   onApplicationBootstrap() {
@@ -26,7 +26,8 @@ class ServiceLifecycle implements OnApplicationBootstrap, BeforeApplicationShutd
     this.runtime.projections.start();
   }
 
-  async beforeApplicationShutdown() {
+  /** After Nest has closed the HTTP and gRPC servers: no request can still need these. */
+  async onApplicationShutdown() {
     await this.runtime.dispose();
   }
 }

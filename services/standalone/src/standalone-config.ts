@@ -28,6 +28,14 @@ export function standaloneConfigs(
   services: ServiceDefinition[],
   env: NodeJS.ProcessEnv,
 ): { definition: ServiceDefinition; config: ServiceConfig }[] {
+  for (const key of PER_SERVICE) {
+    if (env[key] !== undefined && env[key] !== '') {
+      exitWith(
+        EXIT_CONFIG,
+        `standalone: configuration error: ${key} names one service's ${key === 'CO_DB_URL' ? 'database' : 'port'}; in standalone mode set CO_<SERVICE>_${key.slice('CO_'.length)} instead, e.g. ${prefixed('pilotage', key)}`,
+      );
+    }
+  }
   return services.map((definition) => {
     try {
       return { definition, config: loadServiceConfig(definition.name, serviceEnvironment(definition.name, env)) };

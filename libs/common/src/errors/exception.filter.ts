@@ -66,10 +66,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const response = http.getResponse<Response>();
     const request = http.getRequest<Request>();
     if (mapped.httpStatus >= 500) {
-      this.logger.error(
-        { err: exception, errorId: mapped.body.error.details?.errorId, path: request?.url },
-        'request failed',
-      );
+      this.logger.error({
+        msg: 'request failed',
+        err: exception,
+        errorId: mapped.body.error.details?.errorId,
+        path: request?.url,
+      });
     }
     if (response.headersSent) return;
     response.status(mapped.httpStatus).json(mapped.body);
