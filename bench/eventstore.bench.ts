@@ -101,6 +101,11 @@ const CONFIG = {
   subscriberInProcess: process.env.BENCH_SUBSCRIBER_IN_PROCESS === '1',
   /** 0: no cross-service subscriber during the latency phase (diagnosis: the local path alone, with its relay). */
   crossService: process.env.BENCH_CROSS_SERVICE !== '0',
+  /**
+   * 'own': diagnosis only: the ProjectionRunner gets a pool of its own instead of sharing
+   * the service's pool with the appends (what a libs change could give it). Default 'shared'.
+   */
+  projectionPool: process.env.BENCH_PROJECTION_POOL === 'own' ? 'own' : 'shared',
   goalAppendRatio: envNumber('BENCH_GOAL_APPEND_RATIO', 0.5),
   goalP99Ms: envNumber('BENCH_GOAL_P99_MS', 50),
 };
@@ -352,25 +357,44 @@ function findPids(names: string[]): number[] {
 }
 
 const SERVER_PIDS = findPids(['mariadbd', 'mysqld']);
+const NATS_PIDS = findPids(['nats-server']);
 
-interface CpuSample {
-  /** MariaDB server CPU seconds (NaN when not found). */
-  server: number;
-  /** Busy and total CPU seconds of the machine, all cores. */
-  busy: number;
-  total: number;
-}
-
-function cpuSample(): CpuSample {
-  let server = SERVER_PIDS.length ? 0 : NaN;
-  for (const pid of SERVER_PIDS) {
+/** CPU seconds used so far by these processes (NaN when one cannot be read). */
+function processCpu(pids: number[]): number {
+  if (pids.length === 0) return NaN;
+  let seconds = 0;
+  for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      server += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime + stime
+      seconds += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime + stime
     } catch {
-      server = NaN;
+      return NaN;
     }
+  }
+  return seconds;
+}
+
+interface CpuSample {
+  /** MariaDB server and NATS server CPU seconds (NaN when not found). */
+  server: number;
+  nats: number;
+  /** Busy and total CPU seconds of the machine, all cores. */
+  busy: number;
+  total: number;
+  /** Seconds during which some runnable task waited for a CPU (Linux PSI, /proc/pressure/cpu). */
+  cpuWait: number;
+}
+
+function cpuSample(): CpuSample {
+  const server = processCpu(SERVER_PIDS);
+  const nats = processCpu(NATS_PIDS);
+  let cpuWait = NaN;
+  try {
+    const some = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    if (some) cpuWait = Number(some[1]) / 1e6;
+  } catch {
+    // no PSI
   }
   let busy = NaN;
   let total = NaN;
@@ -382,12 +406,18 @@ function cpuSample(): CpuSample {
   } catch {
     // not Linux
   }
-  return { server, busy, total };
+  return { server, nats, busy, total, cpuWait };
 }
 
 function cpuSince(from: CpuSample): CpuSample {
   const to = cpuSample();
-  return { server: to.server - from.server, busy: to.busy - from.busy, total: to.total - from.total };
+  return {
+    server: to.server - from.server,
+    nats: to.nats - from.nats,
+    busy: to.busy - from.busy,
+    total: to.total - from.total,
+    cpuWait: to.cpuWait - from.cpuWait,
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -945,6 +975,8 @@ function trackCommits(db: Database, onCommit: (ids: string[], at: number, durati
 
 interface RemoteSubscriber {
   stop(): Promise<void>;
+  /** The subscriber's own process, if it has one. */
+  pid?: number;
 }
 
 type OnApplied = (ids: string[], at: number, transactionMs: number) => void;
@@ -1031,6 +1063,7 @@ async function childSubscriber(options: SubscriberChildOptions, onApplied: OnApp
     }
   }
   return {
+    pid: child.pid,
     async stop() {
       if (exited || !child.connected) return;
       child.send({ type: 'stop' });
@@ -1085,6 +1118,12 @@ interface LatencyResult {
   poolQueued: Dist;
   serverCpuPercent: number;
   machineBusyPercent: number;
+  natsCpuPercent: number;
+  subscriberCpuPercent: number;
+  /** Machine CPU not used by this process, MariaDB, NATS or the subscriber: other work on the shared machine. */
+  othersCpuPercent: number;
+  /** Share of the time some runnable task waited for a CPU (PSI "some"). */
+  cpuWaitPercent: number;
   /** Event-loop delay of this process (load generator, relay, projection): p50, p99, max in ms. */
   loopDelayMs: { p50: number; p99: number; max: number };
   holes: number;
@@ -1103,7 +1142,7 @@ function applyRate(times: number[]): number {
 }
 
 async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<LatencyResult> {
-  const { db: sourceDb } = await openDatabase(infra, 'lat');
+  const { db: sourceDb, name: sourceDbName } = await openDatabase(infra, 'lat');
   const { db: readDb, name: readDbName } = await openDatabase(infra, 'rm');
   await sourceDb.query(`CREATE TABLE bench_local_rm (
       event_id CHAR(36) NOT NULL PRIMARY KEY, stream_id VARCHAR(255) NOT NULL,
@@ -1145,7 +1184,15 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
   const localTxStart: number[] = [];
   const localTxQueued = new Map<number, number>(); // commit time -> pool requests queued at its start
   const batchSizes: number[] = [];
-  const local = trackCommits(sourceDb, (ids, at, duration, detail) => {
+  // The runner shares the service's pool with the appends, unless BENCH_PROJECTION_POOL=own.
+  let projectionDb = sourceDb;
+  if (CONFIG.projectionPool === 'own') {
+    projectionDb = await Database.open({ url: `${CONFIG.mysqlUrl}/${sourceDbName}` });
+    defer('close the projection pool', () => projectionDb.close());
+  }
+  const baseStore = projectionDb === sourceDb ? store : new EventStore(projectionDb);
+  const baseCheckpoints = projectionDb === sourceDb ? checkpoints : new Checkpoints(projectionDb);
+  const local = trackCommits(projectionDb, (ids, at, duration, detail) => {
     if (ids.length) {
       localTx.push(duration);
       localTxStart.push(detail.workAt - detail.calledAt);
@@ -1193,10 +1240,11 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
   const feedReadMs: number[] = [];
   const checkpointReadMs: number[] = [];
   const checkpointEnsureMs: number[] = [];
-  const projectionStore = Object.create(store) as EventStore;
+  const projectionStore = Object.create(baseStore) as EventStore;
+  projectionStore.onAppended = (listener) => store.onAppended(listener); // woken by the appends' store
   projectionStore.readAll = async (afterPosition: number, limit: number) => {
     const began = now();
-    const rows = await store.readAll(afterPosition, limit);
+    const rows = await baseStore.readAll(afterPosition, limit);
     const at = now();
     feedReadMs.push(at - began);
     feedReads++;
@@ -1212,16 +1260,16 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
     return rows;
   };
   // ... and of its checkpoints: how long the read before each batch (outside the transaction) takes.
-  const projectionCheckpoints = Object.create(checkpoints) as Checkpoints;
+  const projectionCheckpoints = Object.create(baseCheckpoints) as Checkpoints;
   projectionCheckpoints.get = async (name: string, runner?: Pick<EntityManager, 'query'>, lock = false) => {
     const began = now();
-    const position = await checkpoints.get(name, runner, lock);
+    const position = await baseCheckpoints.get(name, runner, lock);
     if (!runner) checkpointReadMs.push(now() - began);
     return position;
   };
   projectionCheckpoints.ensure = async (name: string) => {
     const began = now();
-    await checkpoints.ensure(name);
+    await baseCheckpoints.ensure(name);
     checkpointEnsureMs.push(now() - began);
   };
   const projections = new ProjectionRunner(local.db, projectionStore, projectionCheckpoints, [projection], {
@@ -1309,6 +1357,7 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
   const before = await innodbStatus(infra);
   const cpu = process.cpuUsage();
   const machineCpu = cpuSample();
+  const subscriberCpu = subscriber.pid ? processCpu([subscriber.pid]) : 0;
   const t0 = now();
   let launched = 0;
   while (launched < total && !aborted) {
@@ -1333,6 +1382,7 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
   );
   const used = process.cpuUsage(cpu);
   const machineUsed = cpuSince(machineCpu);
+  const subscriberUsed = (subscriber.pid ? processCpu([subscriber.pid]) : 0) - subscriberCpu;
   const elapsed = (now() - t0) / 1000;
   clearInterval(poolSampler);
   loopDelay.disable();
@@ -1398,6 +1448,11 @@ async function latencyPhase(infra: Infra, relayBus: NatsJetStreamBus): Promise<L
     poolQueued: distribution(poolQueued),
     serverCpuPercent: (machineUsed.server / elapsed) * 100,
     machineBusyPercent: (machineUsed.busy / machineUsed.total) * 100,
+    natsCpuPercent: (machineUsed.nats / elapsed) * 100,
+    subscriberCpuPercent: (subscriberUsed / elapsed) * 100,
+    othersCpuPercent:
+      ((machineUsed.busy - machineUsed.server - machineUsed.nats - subscriberUsed - (used.user + used.system) / 1e6) / elapsed) * 100,
+    cpuWaitPercent: (machineUsed.cpuWait / elapsed) * 100,
     loopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
     holes: log.holes,
     cpuPercent: ((used.user + used.system) / 1e6 / elapsed) * 100,
@@ -1556,8 +1611,9 @@ async function main(): Promise<void> {
   row(
     '  machine during the latency phase',
     `${fmt(lat.machineBusyPercent)}% busy`,
-    `of ${os.cpus().length} cores; MariaDB CPU ${fmt(lat.serverCpuPercent)}%, this node process ${fmt(lat.cpuPercent)}% of one core ` +
-      '(relay, projection and load generator share it; the subscriber has its own process)',
+    `of ${os.cpus().length} cores, tasks waiting for a CPU ${fmt(lat.cpuWaitPercent)}% of the time; in % of one core: ` +
+      `this process (load, relay, projection) ${fmt(lat.cpuPercent)}, MariaDB ${fmt(lat.serverCpuPercent)}, ` +
+      `NATS ${fmt(lat.natsCpuPercent)}, subscriber ${fmt(lat.subscriberCpuPercent)}, everything else on the machine ${fmt(lat.othersCpuPercent)}`,
   );
   row(
     '  event-loop delay of this process',
@@ -1565,7 +1621,11 @@ async function main(): Promise<void> {
     `p50 ${fmt(lat.loopDelayMs.p50, 1)}, max ${fmt(lat.loopDelayMs.max, 1)} ms (every timing here includes it)`,
   );
   const atLeast = (missing: number) => (missing > 0 ? '>' : '');
-  lines.push('', '  [goal path] local projection: ProjectionRunner + applyBatch (one multi-row INSERT per batch), same database');
+  lines.push(
+    '',
+    '  [goal path] local projection: ProjectionRunner + applyBatch (one multi-row INSERT per batch), same database' +
+      (CONFIG.projectionPool === 'own' ? ', DIAGNOSIS: runner on a pool of its own (BENCH_PROJECTION_POOL=own)' : ''),
+  );
   row('append -> local read model committed', `p99 ${atLeast(lat.missingLocal)}${fmt(lat.local.p99, 1)} ms`, fmtDist(lat.local) +
     (lat.missingLocal ? `; ${fmt(lat.missingLocal)} not applied within ${CONFIG.drainTimeoutSeconds}s` : ''));
   row('  where the time goes: append()', `p50 ${fmt(lat.appendDuration.p50, 1)} ms`, fmtDist(lat.appendDuration));
@@ -1599,7 +1659,7 @@ async function main(): Promise<void> {
     'a position allocated by an append that has not committed yet (or burnt: waited up to the 250 ms grace)',
   );
   row(
-    '  pool (20 connections): requests queued',
+    '  service pool (20 conns): requests queued',
     `p99 ${fmt(lat.poolQueued.p99)}`,
     `sampled every 5 ms: p50 ${fmt(lat.poolQueued.p50)}, max ${fmt(lat.poolQueued.max)}; at a projection transaction's start: ` +
       `its pool checkout + START TRANSACTION p50 ${fmt(lat.localTxStartMs.p50, 1)} / p99 ${fmt(lat.localTxStartMs.p99, 1)} ms`,

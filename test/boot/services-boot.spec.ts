@@ -135,11 +135,17 @@ describe('the six services as processes', () => {
 describe('a service that cannot start', () => {
   async function runToExit(service: string, env: Record<string, string>) {
     const child = startProcess(service, env);
-    const code = await Promise.race([
-      child.exited,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('did not exit')), 30_000)),
-    ]);
-    return { code, stderr: child.stderr(), stdout: child.stdout() };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const code = await Promise.race([
+        child.exited,
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('did not exit')), 30_000))),
+      ]);
+      return { code, stderr: child.stderr(), stdout: child.stdout() };
+    } finally {
+      clearTimeout(timer);
+      await child.stop('SIGKILL');
+    }
   }
 
   it.each([
