@@ -9,16 +9,11 @@ import {
   type PublishResult,
   type SubscribeOptions,
 } from './event-bus';
+import type { BusJournal, JournalMessage } from './bus-journal';
 import { deadLetterFor, logOutcome, runDelivery } from './delivery';
 import { subjectMatches } from './subjects';
 
-interface StoredMessage {
-  sequence: number;
-  id: string;
-  subject: string;
-  payload: string;
-  headers: Record<string, string>;
-}
+type StoredMessage = JournalMessage;
 
 interface Redelivery {
   message: StoredMessage;
@@ -30,6 +25,8 @@ export interface InProcessBusOptions extends Partial<BusSettings> {
   logger: Logger;
   /** Messages kept for consumers that subscribe later (oldest dropped first). */
   retainLimit?: number;
+  /** Keeps messages and consumer positions across restarts; memory only without it. */
+  journal?: BusJournal;
 }
 
 /**
@@ -37,8 +34,9 @@ export interface InProcessBusOptions extends Partial<BusSettings> {
  * contract: messages are retained, so a durable that subscribes later still gets them;
  * each durable remembers its position; failures are redelivered with backoff and
  * dead-lettered after maxDeliver. Payloads are copied through JSON as they would be
- * on the wire. Retention is memory only: after a restart the outbox relay (whose
- * checkpoint lives in the database) is what guarantees that events are published.
+ * on the wire. With a journal (standalone mode) messages and each durable's position
+ * survive a restart, so a message published but not yet handled is delivered after it;
+ * without one (unit tests) everything lives in memory.
  */
 export class InProcessBus implements EventBus {
   readonly kind = 'in-process' as const;
@@ -55,6 +53,15 @@ export class InProcessBus implements EventBus {
 
   async connect(): Promise<void> {
     this.closed = false;
+    const journal = this.options.journal;
+    if (journal && this.log.length === 0) {
+      const now = Date.now();
+      for (const message of journal.load()) {
+        this.log.push(message);
+        this.seen.set(message.id, { sequence: message.sequence, at: now });
+        this.sequence = message.sequence;
+      }
+    }
   }
 
   async ensureStream(): Promise<void> {}
@@ -65,17 +72,22 @@ export class InProcessBus implements EventBus {
     this.forgetExpiredIds(now);
     const previous = this.seen.get(message.id);
     if (previous) return { duplicate: true, sequence: previous.sequence };
-    const stored: StoredMessage = {
-      sequence: ++this.sequence,
+    const body = {
       id: message.id,
       subject: message.subject,
       payload: JSON.stringify(message.data),
       headers: { ...(message.headers ?? {}) },
     };
-    this.seen.set(message.id, { sequence: stored.sequence, at: now });
+    const sequence = this.options.journal ? this.options.journal.append(body) : this.sequence + 1;
+    this.sequence = sequence;
+    const stored: StoredMessage = { sequence, ...body };
+    this.seen.set(message.id, { sequence, at: now });
     this.log.push(stored);
     const limit = this.options.retainLimit ?? 100_000;
-    if (this.log.length > limit) this.log.splice(0, this.log.length - limit);
+    if (this.log.length > limit) {
+      const dropped = this.log.splice(0, this.log.length - limit);
+      this.options.journal?.trim(dropped[dropped.length - 1].sequence);
+    }
     for (const consumer of this.consumers.values()) consumer.wake();
     return { duplicate: false, sequence: stored.sequence };
   }
@@ -94,12 +106,14 @@ export class InProcessBus implements EventBus {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.consumers.values()].map((consumer) => consumer.stopAll()));
+    this.options.journal?.close();
   }
 
-  /** @internal */
-  messagesAfter(sequence: number): StoredMessage[] {
+  /** @internal The first retained message past `sequence` that matches `subject`. */
+  nextMatching(sequence: number, subject: string): StoredMessage | undefined {
     // The log is sorted by sequence: find the first index past `sequence`.
     let low = 0;
     let high = this.log.length;
@@ -108,7 +122,20 @@ export class InProcessBus implements EventBus {
       if (this.log[middle].sequence <= sequence) low = middle + 1;
       else high = middle;
     }
-    return this.log.slice(low);
+    for (let index = low; index < this.log.length; index++) {
+      if (subjectMatches(subject, this.log[index].subject)) return this.log[index];
+    }
+    return undefined;
+  }
+
+  /** @internal */
+  get lastSequence(): number {
+    return this.sequence;
+  }
+
+  /** @internal */
+  get journal(): BusJournal | undefined {
+    return this.options.journal;
   }
 
   /** @internal */
@@ -129,9 +156,16 @@ export class InProcessBus implements EventBus {
   }
 }
 
-/** One durable consumer: a position in the log plus pending redeliveries. */
+/**
+ * One durable consumer: a position in the log, the messages taken but not yet settled
+ * (acknowledged or dead-lettered), and pending redeliveries. The position saved to the
+ * journal is the highest one below every unsettled message: after a restart, delivery
+ * resumes there (a message settled out of order may come again: at least once).
+ */
 class InProcessConsumer {
-  private cursor = 0;
+  private cursor: number;
+  private savedCursor: number;
+  private readonly unsettled = new Set<number>();
   private readonly redeliveries: Redelivery[] = [];
   private readonly attached = new Set<InProcessSubscription>();
   private running?: Promise<void>;
@@ -142,7 +176,21 @@ class InProcessConsumer {
     readonly durable: string,
     readonly subject: string,
     private readonly bus: InProcessBus,
-  ) {}
+  ) {
+    this.cursor = bus.journal?.cursor(durable) ?? 0;
+    this.savedCursor = this.cursor;
+  }
+
+  settle(sequence: number) {
+    this.unsettled.delete(sequence);
+    const journal = this.bus.journal;
+    if (!journal) return;
+    const settledUpTo = this.unsettled.size > 0 ? Math.min(...this.unsettled) - 1 : this.cursor;
+    if (settledUpTo > this.savedCursor) {
+      journal.saveCursor(this.durable, settledUpTo);
+      this.savedCursor = settledUpTo;
+    }
+  }
 
   attach(options: SubscribeOptions): BusSubscription {
     const subscription = new InProcessSubscription(options, this);
@@ -190,11 +238,14 @@ class InProcessConsumer {
       const [due] = this.redeliveries.splice(dueIndex, 1);
       return { message: due.message, deliveryCount: due.deliveryCount };
     }
-    for (const message of this.bus.messagesAfter(this.cursor)) {
-      this.cursor = message.sequence;
-      if (subjectMatches(this.subject, message.subject)) return { message, deliveryCount: 1 };
+    const message = this.bus.nextMatching(this.cursor, this.subject);
+    if (!message) {
+      this.cursor = Math.max(this.cursor, this.bus.lastSequence);
+      return undefined;
     }
-    return undefined;
+    this.cursor = message.sequence;
+    this.unsettled.add(message.sequence);
+    return { message, deliveryCount: 1 };
   }
 
   scheduleRedelivery(message: StoredMessage, deliveryCount: number, delayMs: number) {
@@ -272,8 +323,11 @@ class InProcessSubscription implements BusSubscription {
     logOutcome(this.consumer.logger, message, this.durable, outcome);
     if (outcome.kind === 'retry') {
       this.consumer.scheduleRedelivery(stored, deliveryCount + 1, outcome.delayMs);
-    } else if (outcome.kind === 'dead-letter') {
+      return;
+    }
+    if (outcome.kind === 'dead-letter') {
       await this.consumer.publishDeadLetter(deadLetterFor(message, this.durable, settings.subjectPrefix, outcome.error));
     }
+    this.consumer.settle(stored.sequence);
   }
 }

@@ -4,3 +4,4 @@ export * from './delivery';
 export * from './nats-jetstream.bus';
 export * from './in-process.bus';
 export * from './service-bus';
+export * from './bus-journal';

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { createLogger, type ServiceConfig } from '@co/common';
-import { InProcessBus, NatsJetStreamBus, ServiceBus, type EventBus } from '@co/bus';
+import * as path from 'node:path';
+import { InProcessBus, NatsJetStreamBus, ServiceBus, SqliteBusJournal, type EventBus } from '@co/bus';
 import {
   Checkpoints,
   Database,
@@ -61,7 +62,10 @@ export async function createRuntime(
     options.bus ??
       (config.natsUrl
         ? new NatsJetStreamBus({ ...busSettings, servers: config.natsUrl, connectionName: `co-${definition.name}` })
-        : new InProcessBus(busSettings)),
+        : new InProcessBus({
+            ...busSettings,
+            journal: new SqliteBusJournal(path.join(config.dataDir, `${definition.name}-bus.sqlite`)),
+          })),
     !options.bus,
   );
   try {

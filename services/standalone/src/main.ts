@@ -4,7 +4,7 @@
  * set). The services run the same code as when deployed on their own.
  */
 import * as path from 'node:path';
-import { InProcessBus } from '@co/bus';
+import { InProcessBus, SqliteBusJournal } from '@co/bus';
 import { createLogger } from '@co/common';
 import { type RunningService, exitWith, EXIT_STARTUP, startService, stopOnSignals } from '@co/service-kit';
 import { ALL_SERVICES } from './services';
@@ -21,6 +21,7 @@ async function main() {
         maxDeliver: first.bus.maxDeliver,
         backoffMs: first.bus.backoffMs,
         logger: logger.child({ component: 'bus' }),
+        journal: new SqliteBusJournal(path.join(first.dataDir, 'bus.sqlite')),
       });
   await sharedBus?.connect();
   const running: RunningService[] = [];
