@@ -86,6 +86,12 @@ export const DEFAULT_BUS_SETTINGS: BusSettings = {
   duplicateWindowMs: 120_000,
 };
 
+/** The defaults, overridden by whatever of `overrides` is defined. */
+export function busSettings(overrides: Partial<BusSettings>): BusSettings {
+  const defined = Object.entries(overrides).filter(([key, value]) => key in DEFAULT_BUS_SETTINGS && value !== undefined);
+  return { ...DEFAULT_BUS_SETTINGS, ...Object.fromEntries(defined) };
+}
+
 export class BusError extends Error {
   constructor(message: string) {
     super(message);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import {
   type BusSettings,
   type BusSubscription,
-  DEFAULT_BUS_SETTINGS,
+  busSettings,
   type DeliveredMessage,
   type EventBus,
   type OutgoingMessage,
@@ -48,7 +48,7 @@ export class InProcessBus implements EventBus {
   private closed = false;
 
   constructor(private readonly options: InProcessBusOptions) {
-    this.settings = { ...DEFAULT_BUS_SETTINGS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+    this.settings = busSettings(options);
   }
 
   async connect(): Promise<void> {

@@ -20,7 +20,7 @@ import {
   BusError,
   type BusSettings,
   type BusSubscription,
-  DEFAULT_BUS_SETTINGS,
+  busSettings,
   type DeliveredMessage,
   type EventBus,
   type OutgoingMessage,
@@ -61,7 +61,7 @@ export class NatsJetStreamBus implements EventBus {
   private readonly subscriptions = new Set<NatsSubscription>();
 
   constructor(private readonly options: NatsBusOptions) {
-    this.settings = { ...DEFAULT_BUS_SETTINGS, ...definedOnly(options) };
+    this.settings = busSettings(options);
   }
 
   async connect(): Promise<void> {
@@ -266,9 +266,5 @@ function toDelivered(raw: JsMsg): DeliveredMessage {
     headers,
     deliveryCount: raw.info.deliveryCount,
   };
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
