@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { SpanKind, extractTraceContext, withSpan } from '@co/telemetry';
-import type { BusSettings, DeliveredMessage, MessageHandler } from './event-bus';
+import type { BatchHandler, BusSettings, DeliveredMessage, MessageHandler } from './event-bus';
 import { deadLetterSubject } from './subjects';
 
 export const DLQ_HEADERS = {
@@ -66,6 +66,42 @@ export async function runDelivery(
     const error = caught instanceof Error ? caught : new Error(String(caught));
     if (message.deliveryCount >= settings.maxDeliver) return { kind: 'dead-letter', error };
     return { kind: 'retry', delayMs: backoffDelay(message.deliveryCount, settings.backoffMs, settings.maxBackoffMs), error };
+  }
+}
+
+/**
+ * Runs a batch handler inside one consumer span: the child of the message's trace for a
+ * batch of one, else linked to every message's trace. Returns the error it threw, if
+ * any; the caller then falls back to handling each message alone.
+ */
+export async function runBatch(
+  messages: DeliveredMessage[],
+  durable: string,
+  handler: BatchHandler,
+  maxDeliver: number,
+): Promise<Error | undefined> {
+  // Past its delivery limit a message takes the single path, which dead-letters it.
+  if (messages.some((message) => message.deliveryCount > maxDeliver)) return new Error('delivery limit reached');
+  const contexts = messages.map((message) => extractTraceContext(message.headers));
+  try {
+    await withSpan(
+      `${messages[0].subject} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        parent: messages.length === 1 ? contexts[0] : undefined,
+        links: messages.length === 1 ? [] : contexts,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.destination.name': messages[0].subject,
+          'messaging.consumer.group.name': durable,
+          'messaging.batch.message_count': messages.length,
+        },
+      },
+      () => handler(messages),
+    );
+    return undefined;
+  } catch (caught) {
+    return caught instanceof Error ? caught : new Error(String(caught));
   }
 }
 

@@ -32,6 +32,8 @@ export interface DeliveredMessage<T = unknown> {
 
 export type MessageHandler = (message: DeliveredMessage) => Promise<void>;
 
+export type BatchHandler = (messages: DeliveredMessage[]) => Promise<void>;
+
 export interface SubscribeOptions {
   /** Durable consumer name: replicas sharing it share the work. */
   durable: string;
@@ -42,7 +44,18 @@ export interface SubscribeOptions {
   maxDeliver?: number;
   /** Overrides the bus-wide base backoff; the n-th retry waits base·2^(n-1), capped. */
   backoffMs?: number;
+  /**
+   * Optional: takes, at once and in order, up to `maxBatch` messages that are already
+   * waiting (one transaction for many messages instead of one each). When it throws,
+   * every message of that batch is handled again alone by `handler`, so a bad message
+   * is retried and dead-lettered on its own while the others go through.
+   */
+  batchHandler?: BatchHandler;
+  /** Largest batch handed to `batchHandler` (default 100). */
+  maxBatch?: number;
 }
+
+export const DEFAULT_MAX_BATCH = 100;
 
 export interface BusSubscription {
   readonly durable: string;

@@ -3,6 +3,7 @@ import {
   type BusSettings,
   type BusSubscription,
   busSettings,
+  DEFAULT_MAX_BATCH,
   type DeliveredMessage,
   type EventBus,
   type OutgoingMessage,
@@ -10,7 +11,7 @@ import {
   type SubscribeOptions,
 } from './event-bus';
 import type { BusJournal, JournalMessage } from './bus-journal';
-import { deadLetterFor, logOutcome, runDelivery } from './delivery';
+import { deadLetterFor, logOutcome, runBatch, runDelivery } from './delivery';
 import { subjectMatches } from './subjects';
 
 type StoredMessage = JournalMessage;
@@ -224,10 +225,17 @@ class InProcessConsumer {
         await this.sleepUntilWoken();
         continue;
       }
-      // Replicas sharing a durable share the work, one message each in turn.
+      // Replicas sharing a durable share the work, one delivery each in turn.
       const subscriptions = [...this.attached];
       const subscription = subscriptions[turn++ % subscriptions.length];
-      await subscription.deliver(next.message, next.deliveryCount);
+      const batch = [next];
+      while (batch.length < subscription.maxBatch) {
+        const more = this.takeNext();
+        if (!more) break;
+        batch.push(more);
+      }
+      if (batch.length === 1 && !subscription.batches) await subscription.deliver(next.message, next.deliveryCount);
+      else await subscription.deliverBatch(batch);
     }
   }
 
@@ -299,6 +307,39 @@ class InProcessSubscription implements BusSubscription {
     await work;
   }
 
+  /** 1 without a batch handler: the consumer then takes one message at a time. */
+  get maxBatch(): number {
+    return this.options.batchHandler ? (this.options.maxBatch ?? DEFAULT_MAX_BATCH) : 1;
+  }
+
+  get batches(): boolean {
+    return this.options.batchHandler !== undefined;
+  }
+
+  async deliverBatch(batch: { message: StoredMessage; deliveryCount: number }[]): Promise<void> {
+    if (this.stopped) {
+      for (const { message, deliveryCount } of batch) this.consumer.scheduleRedelivery(message, deliveryCount, 0);
+      return;
+    }
+    const work = this.handleBatch(batch);
+    this.inFlight = work;
+    await work;
+  }
+
+  private async handleBatch(batch: { message: StoredMessage; deliveryCount: number }[]): Promise<void> {
+    const maxDeliver = this.options.maxDeliver ?? this.consumer.settings.maxDeliver;
+    const delivered = batch.map(({ message, deliveryCount }) => toDelivered(message, deliveryCount));
+    const error = await runBatch(delivered, this.durable, this.options.batchHandler!, maxDeliver);
+    if (!error) {
+      for (const { message } of batch) this.consumer.settle(message.sequence);
+      return;
+    }
+    if (batch.length > 1) {
+      this.consumer.logger.warn({ err: error, durable: this.durable, size: batch.length }, 'batch failed; handling its messages one by one');
+    }
+    for (const { message, deliveryCount } of batch) await this.handle(message, deliveryCount);
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -308,13 +349,7 @@ class InProcessSubscription implements BusSubscription {
 
   private async handle(stored: StoredMessage, deliveryCount: number): Promise<void> {
     const settings = this.consumer.settings;
-    const message: DeliveredMessage = {
-      id: stored.id,
-      subject: stored.subject,
-      data: JSON.parse(stored.payload),
-      headers: { ...stored.headers },
-      deliveryCount,
-    };
+    const message = toDelivered(stored, deliveryCount);
     const outcome = await runDelivery(message, this.durable, this.options.handler, {
       maxDeliver: this.options.maxDeliver ?? settings.maxDeliver,
       backoffMs: this.options.backoffMs ?? settings.backoffMs,
@@ -330,4 +365,14 @@ class InProcessSubscription implements BusSubscription {
     }
     this.consumer.settle(stored.sequence);
   }
+}
+
+function toDelivered(stored: StoredMessage, deliveryCount: number): DeliveredMessage {
+  return {
+    id: stored.id,
+    subject: stored.subject,
+    data: JSON.parse(stored.payload),
+    headers: { ...stored.headers },
+    deliveryCount,
+  };
 }

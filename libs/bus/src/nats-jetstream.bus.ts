@@ -21,13 +21,14 @@ import {
   type BusSettings,
   type BusSubscription,
   busSettings,
+  DEFAULT_MAX_BATCH,
   type DeliveredMessage,
   type EventBus,
   type OutgoingMessage,
   type PublishResult,
   type SubscribeOptions,
 } from './event-bus';
-import { deadLetterFor, logOutcome, runDelivery } from './delivery';
+import { deadLetterFor, logOutcome, runBatch, runDelivery } from './delivery';
 import {
   deadLetterStreamName,
   serviceOfSubject,
@@ -213,15 +214,61 @@ class NatsSubscription implements BusSubscription {
   }
 
   private async run(): Promise<void> {
-    for await (const raw of this.messages) {
-      await this.handle(raw);
+    const iterator = this.messages[Symbol.asyncIterator]();
+    // A message asked for while filling a batch that had not arrived yet: it opens the
+    // next batch, so that nothing is waited for while messages are in hand.
+    let pending: Promise<IteratorResult<JsMsg>> | undefined;
+    for (;;) {
+      const first = await (pending ?? iterator.next());
+      pending = undefined;
+      if (first.done) return;
+      if (!this.options.batchHandler) {
+        await this.handle(first.value);
+        continue;
+      }
+      const batch = [first.value];
+      const max = this.options.maxBatch ?? DEFAULT_MAX_BATCH;
+      let ended = false;
+      while (batch.length < max) {
+        const next = iterator.next();
+        // Buffered messages resolve within microtasks, before the next macrotask.
+        const result = await Promise.race([next, new Promise<'later'>((resolve) => setImmediate(() => resolve('later')))]);
+        if (result === 'later') {
+          pending = next;
+          break;
+        }
+        if (result.done) {
+          ended = true;
+          break;
+        }
+        batch.push(result.value);
+      }
+      await this.handleBatch(batch);
+      if (ended) return;
     }
+  }
+
+  private async handleBatch(raws: JsMsg[]): Promise<void> {
+    const messages = raws.map(toDelivered);
+    const error = await runBatch(messages, this.durable, this.options.batchHandler!, this.maxDeliver);
+    if (!error) {
+      for (const raw of raws) raw.ack();
+      return;
+    }
+    if (raws.length > 1) {
+      this.logger.warn({ err: error, durable: this.durable, size: raws.length }, 'batch failed; handling its messages one by one');
+    }
+    for (const raw of raws) await this.handle(raw);
+  }
+
+  private get maxDeliver(): number {
+    return this.options.maxDeliver ?? this.settings.maxDeliver;
   }
 
   private async handle(raw: JsMsg): Promise<void> {
     const message = toDelivered(raw);
     const settings = {
-      maxDeliver: this.options.maxDeliver ?? this.settings.maxDeliver,
+      maxDeliver: this.maxDeliver,
       backoffMs: this.options.backoffMs ?? this.settings.backoffMs,
       maxBackoffMs: this.settings.maxBackoffMs,
     };

@@ -118,6 +118,61 @@ describe.each<Adapter>(['nats', 'in-process'])('event bus contract: %s', (adapte
     expect(attempts).toHaveLength(3);
   });
 
+  it('hands waiting messages to a batch handler in order, and retries a failing batch one message at a time', async () => {
+    const batches: string[][] = [];
+    const singles: string[] = [];
+    const deadLetters: DeliveredMessage[] = [];
+    await bus.subscribe({
+      durable: 'batch-dlq',
+      subject: deadLetterSubject(prefix, 'batched'),
+      handler: async (message) => void deadLetters.push(message),
+    });
+    const ids = [...Array(40).keys()].map((index) => (index === 17 ? 'poison' : `b-${String(index).padStart(2, '0')}`));
+    for (const id of ids) await bus.publish({ id, subject: `${prefix}.svc.run.RunStarted`, data: { id } });
+    await bus.subscribe({
+      durable: 'batched',
+      subject: `${prefix}.svc.>`,
+      maxBatch: 8,
+      batchHandler: async (messages) => {
+        if (messages.some((message) => message.id === 'poison')) throw new Error('batch holds a bad message');
+        batches.push(messages.map((message) => message.id));
+      },
+      handler: async (message) => {
+        if (message.id === 'poison') throw new Error('cannot handle this one');
+        singles.push(message.id);
+      },
+    });
+    await eventually(
+      async () => deadLetters.length === 1 && batches.flat().length + singles.length === 39,
+      15_000,
+      'every message handled and the bad one dead-lettered',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const handled = [...batches.flat(), ...singles];
+    expect(handled.sort()).toEqual(ids.filter((id) => id !== 'poison').sort());
+    expect(batches.some((batch) => batch.length > 1)).toBe(true);
+    expect(Math.max(...batches.map((batch) => batch.length))).toBeLessThanOrEqual(8);
+    expect(batches.flat()).toEqual([...batches.flat()].sort());
+    expect(singles.length).toBeGreaterThan(0);
+    expect(deadLetters[0].headers[DLQ_HEADERS.messageId]).toBe('poison');
+    expect(deadLetters[0].headers[DLQ_HEADERS.error]).toBe('cannot handle this one');
+  });
+
+  it('hands a lone message to the batch handler without waiting for more', async () => {
+    const batches: string[][] = [];
+    await bus.subscribe({
+      durable: 'lone',
+      subject: `${prefix}.svc.>`,
+      batchHandler: async (messages) => void batches.push(messages.map((message) => message.id)),
+      handler: async () => {
+        throw new Error('not used');
+      },
+    });
+    await bus.publish({ id: 'alone', subject: `${prefix}.svc.run.RunStarted`, data: {} });
+    await eventually(async () => batches.length === 1, 5_000, 'the lone message');
+    expect(batches).toEqual([['alone']]);
+  });
+
   it('gives a durable consumer that subscribes later the messages it missed, and resumes where it stopped', async () => {
     const received: string[] = [];
     const handler = async (message: DeliveredMessage) => void received.push(message.id);

@@ -7,6 +7,7 @@ import {
   EventStore,
   OutboxRelay,
   handleOnce,
+  handleOnceBatch,
   subscribeToEvents,
 } from '@co/eventstore';
 import { openTestDatabase, type TestDatabase } from '../../../test/support/databases';
@@ -86,7 +87,7 @@ describe.each(SETUPS)('outbox relay on $label', ({ dialect, bus: busKind }) => {
     if (busKind === 'nats') await deleteStreams(prefix);
   });
 
-  async function scenario(duplicateWindowMs: number | undefined, pauseBeforeRestartMs: number) {
+  async function scenario(duplicateWindowMs: number | undefined, pauseBeforeRestartMs: number, batch = false) {
     const bus = newBus(duplicateWindowMs);
     await bus.connect();
     await bus.ensureStream('producer');
@@ -101,13 +102,18 @@ describe.each(SETUPS)('outbox relay on $label', ({ dialect, bus: busKind }) => {
         )),
       );
     }
-    await subscribeToEvents(bus, consumer.db, {
-      durable: 'consumer-projection',
-      subject: `${prefix}.producer.>`,
-      handle: async (event: EventEnvelope, manager) => {
-        await manager.query('INSERT INTO applied (event_id, position) VALUES (?, ?)', [event.id, event.position]);
-      },
-    });
+    const insert = (events: EventEnvelope[], manager: { query: (sql: string, parameters: unknown[]) => Promise<unknown> }) =>
+      manager.query(
+        `INSERT INTO applied (event_id, position) VALUES ${events.map(() => '(?, ?)').join(', ')}`,
+        events.flatMap((event) => [event.id, event.position]),
+      );
+    await subscribeToEvents(
+      bus,
+      consumer.db,
+      batch
+        ? { durable: 'consumer-projection', subject: `${prefix}.producer.>`, handleBatch: async (events, manager) => void (await insert(events, manager)) }
+        : { durable: 'consumer-projection', subject: `${prefix}.producer.>`, handle: async (event, manager) => void (await insert([event], manager)) },
+    );
 
     const options = { service: 'producer', subjectPrefix: prefix, logger: silentLogger };
     const firstResults: PublishResult[] = [];
@@ -139,6 +145,11 @@ describe.each(SETUPS)('outbox relay on $label', ({ dialect, bus: busKind }) => {
   it('applies each event once even when the copies arrive after the de-duplication window', async () => {
     const republished = await scenario(200, 400);
     // The bus no longer recognised them: the consumer's own idempotency absorbed them.
+    expect(republished.some((result) => !result.duplicate)).toBe(true);
+  });
+
+  it('applies each event once through a batch consumer, copies included', async () => {
+    const republished = await scenario(200, 400, true);
     expect(republished.some((result) => !result.duplicate)).toBe(true);
   });
 
@@ -177,6 +188,30 @@ describe.each(SETUPS)('outbox relay on $label', ({ dialect, bus: busKind }) => {
       expect(received[0].data).toMatchObject({ id: event.id, type: 'BuildQueued', data: { image: 'x' }, service: 'producer' });
     } finally {
       await relay.stop();
+    }
+  });
+});
+
+describe('handleOnceBatch', () => {
+  it.each<Dialect>(['mysql', 'sqlite'])('runs the work on the messages not seen before, once, on %s', async (dialect) => {
+    const database = await openTestDatabase(dialect);
+    try {
+      await createAppliedTable(database.db);
+      const applied: string[][] = [];
+      const work = async (fresh: { id: string }[]) => void applied.push(fresh.map((message) => message.id));
+      expect(await handleOnceBatch(database.db, 'c', [{ id: 'a' }, { id: 'b' }], work)).toBe(2);
+      expect(await handleOnceBatch(database.db, 'c', [{ id: 'b' }, { id: 'c' }, { id: 'c' }, { id: 'd' }], work)).toBe(2);
+      expect(await handleOnceBatch(database.db, 'c', [{ id: 'a' }, { id: 'd' }], work)).toBe(0);
+      expect(applied).toEqual([['a', 'b'], ['c', 'd']]);
+      expect(await handleOnce(database.db, 'c', 'a', async () => undefined)).toBe(false);
+      await expect(
+        handleOnceBatch(database.db, 'c', [{ id: 'e' }], async () => {
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await handleOnceBatch(database.db, 'c', [{ id: 'e' }], work)).toBe(1);
+    } finally {
+      await database.cleanup();
     }
   });
 });

@@ -1,4 +1,14 @@
-import { context, propagation, trace, type Context, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import {
+  context,
+  isSpanContextValid,
+  propagation,
+  trace,
+  type Context,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
@@ -100,11 +110,21 @@ export function currentTraceIds(): { trace_id: string; span_id: string } | undef
  */
 export async function withSpan<T>(
   name: string,
-  options: { kind?: SpanKind; parent?: Context; attributes?: Record<string, string | number | boolean> },
+  options: {
+    kind?: SpanKind;
+    parent?: Context;
+    /** Contexts this span relates to without being their child (a batch of messages). */
+    links?: Context[];
+    attributes?: Record<string, string | number | boolean>;
+  },
   work: (span: Span) => Promise<T>,
 ): Promise<T> {
   const parent = options.parent ?? context.active();
-  const span = tracer().startSpan(name, { kind: options.kind, attributes: options.attributes }, parent);
+  const links = (options.links ?? [])
+    .map((linked) => trace.getSpanContext(linked))
+    .filter((linked): linked is SpanContext => linked !== undefined && isSpanContextValid(linked))
+    .map((linked) => ({ context: linked }));
+  const span = tracer().startSpan(name, { kind: options.kind, attributes: options.attributes, links }, parent);
   try {
     return await context.with(trace.setSpan(parent, span), () => work(span));
   } catch (error) {
