@@ -25,7 +25,7 @@ export interface SubscriberChildOptions {
   logLevel: string;
 }
 
-type Applied = [string, number, number];
+type Applied = [string[], number, number];
 
 const epochNow = () => performance.timeOrigin + performance.now();
 
@@ -60,19 +60,20 @@ async function run(options: SubscriberChildOptions): Promise<void> {
     });
     const at = epochNow();
     const duration = performance.now() - began;
-    for (const id of ids) pending.push([id, at, duration]);
+    if (ids.length > 0) pending.push([ids, at, duration]);
     return result;
   };
 
   const subscription = await subscribeToEvents(bus, tracked, {
     durable: options.durable,
     subject: options.subject,
-    handle: async (event: EventEnvelope, manager: EntityManager) => {
+    // One transaction and one multi-row INSERT per batch of waiting events.
+    handleBatch: async (events: EventEnvelope[], manager: EntityManager) => {
       await manager.query(
-        `INSERT INTO ${options.table} (event_id, stream_id, stream_version, position) VALUES (?, ?, ?, ?)`,
-        [event.id, event.streamId, event.streamVersion, event.position],
+        `INSERT INTO ${options.table} (event_id, stream_id, stream_version, position) VALUES ${events.map(() => '(?, ?, ?, ?)').join(', ')}`,
+        events.flatMap((event) => [event.id, event.streamId, event.streamVersion, event.position]),
       );
-      open.get(manager)?.push(event.id);
+      for (const event of events) open.get(manager)?.push(event.id);
     },
   });
 

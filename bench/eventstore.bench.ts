@@ -990,12 +990,13 @@ async function inProcessSubscriber(db: Database, options: SubscriberChildOptions
   const subscription: BusSubscription = await subscribeToEvents(bus, tracked.db, {
     durable: options.durable,
     subject: options.subject,
-    handle: async (event: EventEnvelope, manager: EntityManager) => {
+    // One transaction and one multi-row INSERT per batch of waiting events.
+    handleBatch: async (events: EventEnvelope[], manager: EntityManager) => {
       await manager.query(
-        `INSERT INTO ${options.table} (event_id, stream_id, stream_version, position) VALUES (?, ?, ?, ?)`,
-        [event.id, event.streamId, event.streamVersion, event.position],
+        `INSERT INTO ${options.table} (event_id, stream_id, stream_version, position) VALUES ${events.map(() => '(?, ?, ?, ?)').join(', ')}`,
+        events.flatMap((event) => [event.id, event.streamId, event.streamVersion, event.position]),
       );
-      tracked.note(manager, event.id);
+      for (const event of events) tracked.note(manager, event.id);
     },
   });
   return { stop: () => subscription.stop() };
@@ -1032,14 +1033,14 @@ async function childSubscriber(options: SubscriberChildOptions, onApplied: OnApp
   const stoppedPromise = new Promise<void>((resolve) => (stopped = resolve));
   await withTimeout(
     new Promise<void>((resolve, reject) => {
-      child.on('message', (message: { type: string; id?: number; at?: number; message?: string; items?: [string, number, number][] }) => {
+      child.on('message', (message: { type: string; id?: number; at?: number; message?: string; items?: [string[], number, number][] }) => {
         if (message.type === 'ready') resolve();
         else if (message.type === 'error') reject(new Error(`subscriber process: ${message.message}`));
         else if (message.type === 'pong') pongs.get(message.id!)?.(message.at!);
         else if (message.type === 'stopped') stopped();
         else if (message.type === 'applied') {
-          for (const [id, at, duration] of message.items ?? []) {
-            onApplied([id], at - offset - performance.timeOrigin, duration);
+          for (const [ids, at, duration] of message.items ?? []) {
+            onApplied(ids, at - offset - performance.timeOrigin, duration);
           }
         }
       });
@@ -1695,7 +1696,7 @@ async function main(): Promise<void> {
   row(
     '  subscriber transactions',
     fmt(lat.remoteTransactions),
-    `one per event, handled one at a time; ${fmt(lat.remoteRate)} events/s first->last apply; duration p50 ${fmt(lat.remoteTxMs.p50, 2)} ms, p99 ${fmt(lat.remoteTxMs.p99, 2)} ms`,
+    `${(lat.appended / Math.max(1, lat.remoteTransactions)).toFixed(1)} events each (subscribeToEvents handleBatch); ${fmt(lat.remoteRate)} events/s first->last apply; duration p50 ${fmt(lat.remoteTxMs.p50, 2)} ms, p99 ${fmt(lat.remoteTxMs.p99, 2)} ms`,
   );
 
   const goal = (label: string, value: string, met: boolean) => row(label, value, met ? 'MET' : 'NOT MET');

@@ -39,6 +39,7 @@ export class ProjectionRunner {
   private readonly signal = new WakeSignal();
   private readonly feeds = new Map<string, EventFeed>();
   private readonly positions = new Map<string, number>();
+  private readonly ensured = new Set<string>();
   private readonly waiters = new Set<() => void>();
   private running?: Promise<void>;
   private stopping = false;
@@ -77,28 +78,43 @@ export class ProjectionRunner {
   /** Applies everything committed so far to one projection; returns its new checkpoint. */
   async catchUp(name: string): Promise<number> {
     const projection = this.find(name);
-    const feed = this.feeds.get(name)!;
-    await this.checkpoints.ensure(projectionCheckpointName(projection));
+    const checkpointName = projectionCheckpointName(projection);
+    if (!this.ensured.has(name)) {
+      await this.checkpoints.ensure(checkpointName);
+      this.ensured.add(name);
+    }
+    // The position this runner last committed; the locked read inside each batch's
+    // transaction is what decides.
+    let checkpoint = this.positions.get(name) ?? (await this.checkpoints.get(checkpointName));
     for (;;) {
-      const checkpoint = await this.checkpoints.get(projectionCheckpointName(projection));
-      const batch = await feed.next(checkpoint);
+      const batch = await this.feeds.get(name)!.next(checkpoint);
       if (batch.events.length === 0 && batch.late.length === 0) {
         this.reached(name, checkpoint);
         return checkpoint;
       }
-      await this.db.transaction(async (manager) => {
-        // Re-read and lock under the transaction: another runner (a second replica, or
-        // a rebuild command) may have moved on, and must wait for this batch.
-        const current = await this.checkpoints.get(projectionCheckpointName(projection), manager, true);
+      const committed = await this.db.transaction<{ movedBackTo: number } | { position: number }>(async (manager) => {
+        // Another runner (a second replica, or the rebuild command) may have moved the
+        // checkpoint; the row lock makes it wait for this batch, and this one for it.
+        const current = await this.checkpoints.get(checkpointName, manager, true);
+        // Moved back (a rebuild started): this batch was read from the wrong place.
+        if (current < checkpoint) return { movedBackTo: current };
         const pending = [...batch.late, ...batch.events.filter((event) => event.position > current)];
         if (projection.applyBatch) {
           if (pending.length > 0) await projection.applyBatch(pending, manager);
         } else {
           for (const event of pending) await projection.apply(event, manager);
         }
-        await this.checkpoints.save(projectionCheckpointName(projection), Math.max(current, batch.checkpoint), manager);
+        const position = Math.max(current, batch.checkpoint);
+        await this.checkpoints.save(checkpointName, position, manager);
+        return { position };
       });
-      this.reached(name, batch.checkpoint);
+      if ('movedBackTo' in committed) {
+        checkpoint = committed.movedBackTo;
+        this.feeds.set(name, new EventFeed(this.store, { ...DEFAULT_FEED_OPTIONS, ...this.options.feed }));
+        continue;
+      }
+      checkpoint = committed.position;
+      this.reached(name, checkpoint);
     }
   }
 

@@ -103,6 +103,29 @@ describe.each(DIALECTS)('projections on %s', (dialect) => {
     expect(await projection.snapshot()).toEqual(incremental);
   });
 
+  it('notices a rebuild started elsewhere and replays from zero instead of skipping events', async () => {
+    const projection = new StreamTotals(database.db);
+    const service = new ProjectionRunner(database.db, store, checkpoints, [projection], { logger: silentLogger });
+    await appendRound(1);
+    await service.catchUp(projection.name);
+    const expected = async () => {
+      const reference = new StreamTotals(database.db);
+      await database.db.query('DELETE FROM stream_totals');
+      await new ProjectionRunner(database.db, store, checkpoints, [reference], { logger: silentLogger }).rebuild(reference.name);
+      return reference.snapshot();
+    };
+    // The rebuild command has emptied the read model and reset the checkpoint, and has
+    // not caught up yet, when the service's runner sees new events.
+    await database.db.transaction(async (manager) => {
+      await projection.reset(manager);
+      await checkpoints.save(projectionCheckpointName(projection), 0, manager);
+    });
+    await appendRound(2);
+    expect(await service.catchUp(projection.name)).toBe(await store.headPosition());
+    const caughtUp = await projection.snapshot();
+    expect(caughtUp).toEqual(await expected());
+  });
+
   it('hands whole batches to a projection that applies them at once', async () => {
     await appendRound(1);
     await appendRound(2);
