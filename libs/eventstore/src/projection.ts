@@ -98,6 +98,9 @@ export class ProjectionRunner {
         const current = await this.checkpoints.get(checkpointName, manager, true);
         // Moved back (a rebuild started): this batch was read from the wrong place.
         if (current < checkpoint) return { movedBackTo: current };
+        // Late events (they filled a hole after it was passed) sit below the checkpoint,
+        // so the position cannot tell whether another runner already applied one; the
+        // window is a hole outliving the grace period while two runners pass it.
         const pending = [...batch.late, ...batch.events.filter((event) => event.position > current)];
         if (projection.applyBatch) {
           if (pending.length > 0) await projection.applyBatch(pending, manager);
