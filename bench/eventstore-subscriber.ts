@@ -14,6 +14,7 @@ import pino from 'pino';
 import type { EntityManager } from 'typeorm';
 import { NatsJetStreamBus } from '@co/bus';
 import { Database, subscribeToEvents, type EventEnvelope } from '@co/eventstore';
+import { insertReadModelRows } from './read-model';
 
 export interface SubscriberChildOptions {
   natsUrl: string;
@@ -67,12 +68,8 @@ async function run(options: SubscriberChildOptions): Promise<void> {
   const subscription = await subscribeToEvents(bus, tracked, {
     durable: options.durable,
     subject: options.subject,
-    // One transaction and one multi-row INSERT per batch of waiting events.
     handleBatch: async (events: EventEnvelope[], manager: EntityManager) => {
-      await manager.query(
-        `INSERT INTO ${options.table} (event_id, stream_id, stream_version, position) VALUES ${events.map(() => '(?, ?, ?, ?)').join(', ')}`,
-        events.flatMap((event) => [event.id, event.streamId, event.streamVersion, event.position]),
-      );
+      await insertReadModelRows(options.table, events, manager);
       for (const event of events) open.get(manager)?.push(event.id);
     },
   });

@@ -52,6 +52,7 @@ import {
   type Projection,
   type RecordedEvent,
 } from '@co/eventstore';
+import { insertReadModelRows } from './read-model';
 import type { SubscriberChildOptions } from './eventstore-subscriber';
 
 // ---------------------------------------------------------------------------------------
@@ -990,12 +991,8 @@ async function inProcessSubscriber(db: Database, options: SubscriberChildOptions
   const subscription: BusSubscription = await subscribeToEvents(bus, tracked.db, {
     durable: options.durable,
     subject: options.subject,
-    // One transaction and one multi-row INSERT per batch of waiting events.
     handleBatch: async (events: EventEnvelope[], manager: EntityManager) => {
-      await manager.query(
-        `INSERT INTO ${options.table} (event_id, stream_id, stream_version, position) VALUES ${events.map(() => '(?, ?, ?, ?)').join(', ')}`,
-        events.flatMap((event) => [event.id, event.streamId, event.streamVersion, event.position]),
-      );
+      await insertReadModelRows(options.table, events, manager);
       for (const event of events) tracked.note(manager, event.id);
     },
   });
