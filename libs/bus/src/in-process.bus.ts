@@ -16,6 +16,12 @@ import { subjectMatches } from './subjects';
 
 type StoredMessage = JournalMessage;
 
+/** A message taken from the log for delivery, with how often it has been delivered. */
+interface Taken {
+  message: StoredMessage;
+  deliveryCount: number;
+}
+
 interface Redelivery {
   message: StoredMessage;
   deliveryCount: number;
@@ -234,12 +240,11 @@ class InProcessConsumer {
         if (!more) break;
         batch.push(more);
       }
-      if (batch.length === 1 && !subscription.batches) await subscription.deliver(next.message, next.deliveryCount);
-      else await subscription.deliverBatch(batch);
+      await subscription.deliver(batch);
     }
   }
 
-  private takeNext(): { message: StoredMessage; deliveryCount: number; } | undefined {
+  private takeNext(): Taken | undefined {
     const now = Date.now();
     const dueIndex = this.redeliveries.findIndex((redelivery) => redelivery.dueAt <= now);
     if (dueIndex >= 0) {
@@ -297,36 +302,22 @@ class InProcessSubscription implements BusSubscription {
     this.durable = options.durable;
   }
 
-  async deliver(stored: StoredMessage, deliveryCount: number): Promise<void> {
-    if (this.stopped) {
-      this.consumer.scheduleRedelivery(stored, deliveryCount, 0);
-      return;
-    }
-    const work = this.handle(stored, deliveryCount);
-    this.inFlight = work;
-    await work;
-  }
-
   /** 1 without a batch handler: the consumer then takes one message at a time. */
   get maxBatch(): number {
     return this.options.batchHandler ? (this.options.maxBatch ?? DEFAULT_MAX_BATCH) : 1;
   }
 
-  get batches(): boolean {
-    return this.options.batchHandler !== undefined;
-  }
-
-  async deliverBatch(batch: { message: StoredMessage; deliveryCount: number }[]): Promise<void> {
+  async deliver(batch: Taken[]): Promise<void> {
     if (this.stopped) {
       for (const { message, deliveryCount } of batch) this.consumer.scheduleRedelivery(message, deliveryCount, 0);
       return;
     }
-    const work = this.handleBatch(batch);
+    const work = this.options.batchHandler ? this.handleBatch(batch) : this.handle(batch[0].message, batch[0].deliveryCount);
     this.inFlight = work;
     await work;
   }
 
-  private async handleBatch(batch: { message: StoredMessage; deliveryCount: number }[]): Promise<void> {
+  private async handleBatch(batch: Taken[]): Promise<void> {
     const maxDeliver = this.options.maxDeliver ?? this.consumer.settings.maxDeliver;
     const delivered = batch.map(({ message, deliveryCount }) => toDelivered(message, deliveryCount));
     const error = await runBatch(delivered, this.durable, this.options.batchHandler!, maxDeliver);

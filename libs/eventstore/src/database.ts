@@ -16,8 +16,6 @@ export interface DatabaseOptions {
   entities?: EntityList;
   /** The service's own migrations; the event store's tables always come first. */
   migrations?: MigrationList;
-  /** Create the MySQL database when it does not exist (one database per service). */
-  createDatabase?: boolean;
 }
 
 /**
@@ -45,7 +43,8 @@ export class Database {
     };
     let dataSource: DataSource;
     if (dialect === 'mysql') {
-      if (options.createDatabase !== false) await ensureMysqlDatabase(options.url);
+      // One database per service, created when it does not exist yet.
+      await ensureMysqlDatabase(options.url);
       dataSource = new DataSource({
         ...common,
         type: 'mysql',
@@ -102,7 +101,7 @@ export class Database {
   }
 
   /** On MySQL the pool handles concurrency; on SQLite calls run one at a time. */
-  exclusive<T>(work: () => Promise<T>): Promise<T> {
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
     if (this.dialect === 'mysql') return work();
     const result = this.queue.then(work, work);
     this.queue = result.catch(() => undefined);

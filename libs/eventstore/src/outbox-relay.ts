@@ -8,6 +8,8 @@ import type { EventStore } from './event-store';
 import { aggregateOf, type RecordedEvent } from './events';
 import { WakeSignal } from './wake-signal';
 
+const LOCK_CHECK_INTERVAL_MS = 5000;
+
 export interface OutboxRelayOptions {
   /** The publishing service: first token after the prefix in every subject. */
   service: string;
@@ -54,6 +56,9 @@ export class OutboxRelay {
   private running?: Promise<void>;
   private stopping = false;
   private lockRunner?: QueryRunner;
+  private lockCheckedAt = 0;
+  /** The stored checkpoint, known while this relay is the only one publishing. */
+  private checkpoint?: number;
   private unsubscribe?: () => void;
   private published = 0;
 
@@ -90,11 +95,12 @@ export class OutboxRelay {
   async drainOnce(): Promise<number> {
     let total = 0;
     for (;;) {
-      const checkpoint = await this.checkpoints.get(this.checkpointName);
-      const batch = await this.feed.next(checkpoint);
+      this.checkpoint ??= await this.checkpoints.get(this.checkpointName);
+      const batch = await this.feed.next(this.checkpoint);
       if (batch.events.length === 0 && batch.late.length === 0) return total;
       await this.publishBatch([...batch.late, ...batch.events]);
       await this.checkpoints.save(this.checkpointName, batch.checkpoint);
+      this.checkpoint = batch.checkpoint;
       total += batch.events.length + batch.late.length;
     }
   }
@@ -149,7 +155,11 @@ export class OutboxRelay {
   private async holdLeadership(): Promise<boolean> {
     if (this.store.db.dialect !== 'mysql') return true;
     if (this.lockRunner && !this.lockRunner.isReleased) {
+      // Checked now and then, not on every wake-up: a relay that lost its lock without
+      // noticing publishes a few copies at most, which de-duplication absorbs.
+      if (Date.now() - this.lockCheckedAt < LOCK_CHECK_INTERVAL_MS) return true;
       const [row] = await this.lockRunner.query('SELECT IS_USED_LOCK(?) = CONNECTION_ID() AS mine', [this.lockName()]);
+      this.lockCheckedAt = Date.now();
       if (Number(row.mine) === 1) return true;
       await this.releaseLeadership();
     }
@@ -158,6 +168,9 @@ export class OutboxRelay {
     const [row] = await runner.query('SELECT GET_LOCK(?, 0) AS acquired', [this.lockName()]);
     if (Number(row.acquired) === 1) {
       this.lockRunner = runner;
+      this.lockCheckedAt = Date.now();
+      // Another replica may have published while this one did not hold the lock.
+      this.checkpoint = undefined;
       return true;
     }
     await runner.release();
