@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { json } from 'express';
+import { json, text } from 'express';
 import type { Server } from 'node:http';
 import { ConfigError, loadServiceConfig, type ServiceConfig } from '@co/common';
 import { protoFile } from '@co/proto';
@@ -15,6 +15,8 @@ import { NestPinoLogger } from './logging/nest-logger';
 import { createRuntime, type RuntimeOptions, type ServiceRuntime } from './runtime';
 import type { ServiceDefinition } from './service-definition';
 import { ServiceKitModule } from './service-kit.module';
+
+export const YAML_MEDIA_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
 
 /** Exit code for a configuration error (sysexits EX_CONFIG). */
 export const EXIT_CONFIG = 78;
@@ -55,6 +57,8 @@ export async function startService(
     app.use(requestLogMiddleware(runtime.logger));
     app.use(runtime.metrics.httpMiddleware());
     app.use(json({ limit: config.bodyLimitBytes }));
+    // Workflow and component documents may be posted as YAML; controllers parse them.
+    app.use(text({ type: YAML_MEDIA_TYPES, limit: config.bodyLimitBytes }));
     app.use(bodyErrorMiddleware());
     const document = SwaggerModule.createDocument(
       app,
@@ -71,8 +75,8 @@ export async function startService(
       {
         transport: Transport.GRPC,
         options: {
-          package: ['grpc.health.v1'],
-          protoPath: [protoFile('grpc/health/v1/health.proto')],
+          package: ['grpc.health.v1', ...(definition.grpc?.packages ?? [])],
+          protoPath: [protoFile('grpc/health/v1/health.proto'), ...(definition.grpc?.protoFiles ?? []).map((file) => protoFile(file))],
           url: grpcAddress,
           loader: { keepCase: false, longs: String, enums: Number, defaults: true, oneofs: true },
         },

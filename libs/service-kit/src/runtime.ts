@@ -83,7 +83,7 @@ export async function createRuntime(
     subjectPrefix: config.bus.subjectPrefix,
     logger: logger.child({ component: 'outbox-relay' }),
   });
-  const projections = new ProjectionRunner(db, store, checkpoints, definition.projections?.() ?? [], {
+  const projections = new ProjectionRunner(db, store, checkpoints, definition.projections?.({ bus, subjectPrefix: config.bus.subjectPrefix }) ?? [], {
     logger: logger.child({ component: 'projections' }),
   });
   const metrics = new ServiceMetrics(definition.name);

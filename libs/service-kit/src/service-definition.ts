@@ -1,6 +1,7 @@
 import type { Type } from '@nestjs/common';
 import type { ServiceName } from '@co/common';
 import type { Projection } from '@co/eventstore';
+import type { EventBus } from '@co/bus';
 
 /** What a service contributes to the shared machinery. */
 export interface ServiceDefinition {
@@ -14,8 +15,13 @@ export interface ServiceDefinition {
   entities?: Function[];
   /** TypeORM migration classes, run after the event store's own at start. */
   migrations?: Function[];
-  /** Read models built from the service's own events. */
-  projections?: () => Projection[];
+  /** The service's own gRPC API: packages and their files under `proto/`. */
+  grpc?: { packages: string[]; protoFiles: string[] };
+  /**
+   * Read models built from the service's own events. `bus` is absent when projections
+   * are only rebuilt (the rebuild command): leave out those that publish.
+   */
+  projections?: (context: { bus?: EventBus; subjectPrefix: string }) => Projection[];
 }
 
 /** gRPC package a service answers health checks for, besides the empty name. */

@@ -1,9 +1,19 @@
 import type { ServiceDefinition } from '@co/service-kit';
+import { ProtocolEventsPublisher } from './engine/protocol-events';
+import { CreatePilotage1763800000000 } from './migrations/1763800000000-create-pilotage';
 import { PilotageModule } from './pilotage.module';
+import { RunsProjection } from './runs/runs.projection';
+import { WorkflowsProjection } from './workflows/workflows.projection';
 
 export const pilotageService: ServiceDefinition = {
   name: 'pilotage',
   title: 'ContainerOps pilotage',
   description: 'ContainerOps pilotage: orchestration engine: workflows, runs, triggers and runtimes.',
   module: PilotageModule,
+  migrations: [CreatePilotage1763800000000],
+  projections: ({ bus, subjectPrefix }) => [
+    new WorkflowsProjection(),
+    new RunsProjection(),
+    ...(bus ? [new ProtocolEventsPublisher(bus, subjectPrefix)] : []),
+  ],
 };

@@ -27,7 +27,7 @@ async function main() {
     if (error instanceof ConfigError) fail(78, `${serviceName}: configuration error: ${error.message}`);
     throw error;
   }
-  const projections = definition.projections?.() ?? [];
+  const projections = definition.projections?.({ subjectPrefix: config.bus.subjectPrefix }) ?? [];
   const names = wanted.length > 0 ? wanted : projections.map((projection) => projection.name);
   const unknown = names.filter((name) => !projections.some((projection) => projection.name === name));
   if (unknown.length > 0) {

@@ -1,0 +1,59 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { TERMINAL_RUN_STATUSES } from '../runs/run.events';
+import { RUNS_PROJECTION } from '../runs/runs.projection';
+import { projectionCheckpointName } from '@co/eventstore';
+import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
+import { CONTAINER_RUNTIME, ENGINE_IDENTITY, ENGINE_SETTINGS } from './engine.tokens';
+import type { ContainerRuntime } from '../runtime/container-runtime';
+import { Engine } from './engine';
+import type { EngineSettings } from './engine-settings';
+import { TaskLogStore } from './task-logs';
+import { TaskTokens } from './task-token';
+
+/** Starts the engine once the service is up and stops it before the database closes. */
+@Injectable()
+export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private engine?: Engine;
+
+  constructor(
+    @Inject(SERVICE_RUNTIME) private readonly runtime: ServiceRuntime,
+    @Inject(CONTAINER_RUNTIME) private readonly containers: ContainerRuntime,
+    @Inject(ENGINE_SETTINGS) private readonly settings: EngineSettings,
+    @Inject(ENGINE_IDENTITY) private readonly identity: { engineId: string },
+    private readonly logs: TaskLogStore,
+    private readonly tokens: TaskTokens,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.settings.engineEnabled) return;
+    const logger = this.runtime.logger.child({ component: 'engine' });
+    await this.containers.ping().catch((error: Error) => {
+      logger.warn(`${error.message}; tasks fail with this reason until the container engine answers`);
+    });
+    const { db, checkpoints } = this.runtime;
+    this.engine = new Engine({
+      store: this.runtime.store,
+      runtime: this.containers,
+      logs: this.logs,
+      tokens: this.tokens,
+      settings: this.settings,
+      engineId: this.identity.engineId,
+      logger,
+      async activeRuns() {
+        const name = projectionCheckpointName(RUNS_PROJECTION);
+        await checkpoints.ensure(name);
+        const position = await checkpoints.get(name);
+        const rows = await db.query<{ stream_id: string }[]>(
+          `SELECT stream_id FROM pilotage_runs WHERE status NOT IN (${TERMINAL_RUN_STATUSES.map(() => '?').join(', ')})`,
+          TERMINAL_RUN_STATUSES,
+        );
+        return { position, streamIds: rows.map((row) => row.stream_id) };
+      },
+    });
+    await this.engine.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.engine?.stop();
+  }
+}

@@ -1,0 +1,3 @@
+export const CONTAINER_RUNTIME = Symbol('CONTAINER_RUNTIME');
+export const ENGINE_SETTINGS = Symbol('ENGINE_SETTINGS');
+export const ENGINE_IDENTITY = Symbol('ENGINE_IDENTITY');

@@ -1,0 +1,365 @@
+import type { Logger } from 'pino';
+import { ConcurrencyConflictError, DEFAULT_FEED_OPTIONS, EventFeed, type EventStore, type RecordedEvent } from '@co/eventstore';
+import type { RunEvent } from '../runs/run.events';
+import { taskKey } from '../runs/run.events';
+import { planRun, type AttemptRef, type StopInstruction } from '../runs/run-planner';
+import { currentAttempt, evolve, findTask, isTerminal, type RunState } from '../runs/run-state';
+import { CONTAINER_LABELS, type ContainerRuntime } from '../runtime/container-runtime';
+import type { EngineSettings } from './engine-settings';
+import type { TaskLogStore } from './task-logs';
+import type { TaskTokens } from './task-token';
+import { DetachedError, TaskExecution } from './task-execution';
+
+export interface EngineDependencies {
+  store: EventStore;
+  runtime: ContainerRuntime;
+  logs: TaskLogStore;
+  tokens: TaskTokens;
+  settings: EngineSettings;
+  engineId: string;
+  logger: Logger;
+  /**
+   * Where to start following the log, and the stream ids of runs not finished as of
+   * at least that position (the runs projection's checkpoint, then its rows).
+   */
+  activeRuns(): Promise<{ position: number; streamIds: string[] }>;
+}
+
+type RecordedRunEvent = RecordedEvent & RunEvent;
+
+function toEvolvable(event: RecordedEvent) {
+  return { ...(event as RecordedRunEvent), tenant: event.metadata.tenant };
+}
+
+/**
+ * Drives one run: after every change it asks the planner what comes next, appends
+ * that, and starts or stops containers. Everything it does for a run happens one
+ * step at a time in order, so its appends never race each other; an append that
+ * races someone else's (a stop request) reloads the stream and plans again.
+ */
+class RunDriver {
+  state: RunState;
+  private readonly executions = new Map<string, TaskExecution>();
+  private chain: Promise<void> = Promise.resolve();
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    initial: RunState,
+    private readonly engine: Engine,
+  ) {
+    this.state = initial;
+  }
+
+  /** Events appended by anyone, as they show up in the log. */
+  receive(event: RecordedEvent): void {
+    this.enqueue(async () => {
+      if (event.streamVersion <= this.state.version) return;
+      if (event.streamVersion !== this.state.version + 1) {
+        await this.reload();
+        return;
+      }
+      this.state = evolve(this.state, toEvolvable(event));
+    });
+  }
+
+  /** Appends events at the current version; used by task executions and the planner. */
+  record(events: RunEvent[]): Promise<void> {
+    if (this.closed) return Promise.reject(new DetachedError());
+    return this.enqueue(() => this.append(events));
+  }
+
+  kick(): void {
+    this.enqueue(async () => undefined);
+  }
+
+  /** Set once the engine let this queued run start (before RunStarted is recorded). */
+  admitted = false;
+
+  admit(): void {
+    this.admitted = true;
+    this.enqueue(async () => {
+      if (this.state.status === 'queued' && !this.state.stopRequested) {
+        await this.append([{ type: 'RunStarted', data: { at: new Date().toISOString() } }], true);
+      }
+    });
+  }
+
+  get activeExecutions(): number {
+    return this.executions.size;
+  }
+
+  /** Stops driving: executions let go of their containers (which keep running) and record nothing more. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    const executions = [...this.executions.values()];
+    for (const execution of executions) execution.detach();
+    await Promise.all(executions.map((execution) => execution.done));
+    await this.chain;
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(async () => {
+      if (this.closed) return;
+      await step();
+      await this.advance();
+    });
+    this.chain = run.catch((error: unknown) => {
+      this.engine.logger.error({ err: error, run: this.state.id }, 'run step failed; retrying in 1 s');
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.kick(), 1000);
+    });
+    return run;
+  }
+
+  /**
+   * With `planned`, the events were decided on the state as it was: after a lost race
+   * they are dropped and the caller plans again on the reloaded state. Otherwise (an
+   * execution's own facts, which nobody else writes) they are appended after reload.
+   */
+  private async append(events: RunEvent[], planned = false): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const recorded = await this.engine.store.append<RunEvent['data']>(this.state.streamId, this.state.version, events, {
+          actor: 'system:pilotage',
+          tenant: this.state.tenant,
+          correlationId: this.state.id,
+          ...(this.state.traceparent ? { traceparent: this.state.traceparent } : {}),
+        });
+        for (const event of recorded as unknown as RecordedEvent[]) this.state = evolve(this.state, toEvolvable(event));
+        return;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError) || attempt >= 10) throw error;
+        await this.reload();
+        if (planned) return;
+      }
+    }
+  }
+
+  private async reload(): Promise<void> {
+    const events = await this.engine.store.readStream(this.state.streamId, this.state.version + 1);
+    for (const event of events) this.state = evolve(this.state, toEvolvable(event));
+  }
+
+  /** Plans and acts until the plan holds nothing new to append. */
+  private async advance(): Promise<void> {
+    for (let round = 0; round < 100; round++) {
+      const plan = planRun(this.state, Date.now());
+      for (const instruction of plan.stop) this.stopAttempt(instruction);
+      if (plan.events.length > 0) {
+        await this.append(plan.events, true);
+        continue;
+      }
+      for (const ref of plan.launch) this.execution(ref);
+      clearTimeout(this.timer);
+      if (plan.wakeAt !== undefined) {
+        this.timer = setTimeout(() => this.kick(), Math.min(Math.max(plan.wakeAt - Date.now(), 0) + 5, 2 ** 31 - 1));
+      }
+      if (isTerminal(this.state.status)) this.engine.finished(this);
+      return;
+    }
+    throw new Error(`run ${this.state.id}: the plan did not settle after 100 rounds`);
+  }
+
+  /** The execution following an attempt, started (or adopting its container) when there is none. */
+  private execution(ref: AttemptRef): TaskExecution | undefined {
+    const key = `${taskKey(ref.stage, ref.action)}#${ref.attempt}`;
+    const existing = this.executions.get(key);
+    if (existing || this.closed) return existing;
+    const execution = new TaskExecution(ref, {
+      runtime: this.engine.runtime,
+      logs: this.engine.logs,
+      tokens: this.engine.tokens,
+      settings: this.engine.settings,
+      engineId: this.engine.engineId,
+      logger: this.engine.logger,
+      record: (events) => this.record(events),
+      state: () => this.state,
+    });
+    this.executions.set(key, execution);
+    void execution.done.then(() => {
+      this.executions.delete(key);
+      this.kick();
+    });
+    return execution;
+  }
+
+  private stopAttempt(instruction: StopInstruction): void {
+    const key = `${taskKey(instruction.stage, instruction.action)}#${instruction.attempt}`;
+    const task = findTask(this.state, instruction.stage, instruction.action);
+    const running = task && currentAttempt(task)?.attempt === instruction.attempt && currentAttempt(task)?.status === 'running';
+    // A running attempt nobody follows (the engine restarted): adopt it to stop it.
+    const execution = running ? this.execution(instruction) : this.executions.get(key);
+    if (execution) {
+      execution.stop(instruction);
+      return;
+    }
+    // Never launched: nothing to stop but the record (checked again when its turn comes).
+    this.enqueue(async () => {
+      const task = findTask(this.state, instruction.stage, instruction.action);
+      const attempt = task ? currentAttempt(task) : undefined;
+      if (this.executions.has(key) || attempt?.attempt !== instruction.attempt || attempt.status !== 'queued') return;
+      await this.append([
+        {
+          type: 'TaskFinished',
+          data: { ...instruction, outcome: instruction.outcome, reason: instruction.reason, at: new Date().toISOString() },
+        },
+      ]);
+    });
+  }
+}
+
+/**
+ * The engine: follows pilotage's event log, keeps a driver per unfinished run, admits
+ * queued runs within each workflow's concurrency limit and, at start, picks up every
+ * unfinished run where its events left it (adopting containers that still exist).
+ */
+export class Engine {
+  private readonly drivers = new Map<string, RunDriver>();
+  private readonly feed: EventFeed;
+  private position = 0;
+  private following?: Promise<void>;
+  private stopping = false;
+  private wake?: () => void;
+  private unsubscribe?: () => void;
+
+  constructor(readonly deps: EngineDependencies) {
+    this.feed = new EventFeed(deps.store, DEFAULT_FEED_OPTIONS);
+  }
+
+  get store() {
+    return this.deps.store;
+  }
+  get runtime() {
+    return this.deps.runtime;
+  }
+  get logs() {
+    return this.deps.logs;
+  }
+  get tokens() {
+    return this.deps.tokens;
+  }
+  get settings() {
+    return this.deps.settings;
+  }
+  get engineId() {
+    return this.deps.engineId;
+  }
+  get logger() {
+    return this.deps.logger;
+  }
+
+  async start(): Promise<void> {
+    const active = await this.deps.activeRuns();
+    this.position = active.position;
+    for (const streamId of active.streamIds) {
+      const events = await this.deps.store.readStream(streamId);
+      if (events.length === 0) continue;
+      let state: RunState | undefined;
+      for (const event of events) state = evolve(state, toEvolvable(event));
+      if (!state || isTerminal(state.status)) continue;
+      this.drivers.set(streamId, new RunDriver(state, this));
+    }
+    await this.removeLeftovers();
+    for (const driver of this.drivers.values()) driver.kick();
+    this.admitAll();
+    this.unsubscribe = this.deps.store.onAppended(() => this.wake?.());
+    this.following = this.follow();
+    this.deps.logger.info({ runs: this.drivers.size }, 'engine started');
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.unsubscribe?.();
+    this.wake?.();
+    await this.following;
+    // Containers keep running: the next start adopts them.
+    await Promise.all([...this.drivers.values()].map((driver) => driver.close()));
+    this.drivers.clear();
+  }
+
+  /** Called by a driver whose run reached a final status. */
+  finished(driver: RunDriver): void {
+    if (driver.activeExecutions > 0) return;
+    if (this.drivers.get(driver.state.streamId) !== driver) return;
+    this.drivers.delete(driver.state.streamId);
+    void driver.close();
+    this.admit(driver.state.workflowId);
+  }
+
+  private async follow(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        const batch = await this.feed.next(this.position);
+        for (const event of [...batch.late, ...batch.events]) this.route(event);
+        this.position = batch.checkpoint;
+        if (batch.events.length > 0 || batch.late.length > 0) continue;
+      } catch (error) {
+        this.deps.logger.error({ err: error }, 'engine could not read the event log; retrying');
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.feed.waitingForHole ? 20 : 500);
+        this.wake = done;
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    }
+  }
+
+  private route(event: RecordedEvent): void {
+    if (!event.streamId.startsWith('run-')) return;
+    const driver = this.drivers.get(event.streamId);
+    if (driver) {
+      driver.receive(event);
+      return;
+    }
+    if (event.type !== 'RunRequested' || event.streamVersion !== 1) return;
+    const state = evolve(undefined, toEvolvable(event));
+    this.drivers.set(event.streamId, new RunDriver(state, this));
+    this.admit(state.workflowId);
+  }
+
+  private admitAll(): void {
+    for (const workflowId of new Set([...this.drivers.values()].map((driver) => driver.state.workflowId))) this.admit(workflowId);
+  }
+
+  /** Starts queued runs of a workflow, oldest first, while its concurrency allows. */
+  private admit(workflowId: string): void {
+    const runs = [...this.drivers.values()].filter((driver) => driver.state.workflowId === workflowId);
+    const waiting = runs.filter((driver) => driver.state.status === 'queued' && !driver.admitted && !driver.state.stopRequested);
+    let running = runs.filter((driver) => driver.state.status === 'running' || driver.admitted).length;
+    for (const driver of waiting.sort((a, b) => a.state.number - b.state.number)) {
+      const limit = driver.state.snapshot.spec.concurrency ?? this.deps.settings.defaultConcurrency;
+      if (running >= limit) break;
+      running += 1;
+      driver.admit();
+    }
+  }
+
+  /** Containers of this engine whose attempt is finished (a crash before their removal). */
+  private async removeLeftovers(): Promise<void> {
+    let containers;
+    try {
+      containers = await this.deps.runtime.list({ [CONTAINER_LABELS.managed]: this.deps.engineId });
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'could not list task containers at start');
+      return;
+    }
+    for (const container of containers) {
+      const runId = container.labels[CONTAINER_LABELS.run];
+      const task = container.labels[CONTAINER_LABELS.task];
+      const attempt = Number(container.labels[CONTAINER_LABELS.attempt]);
+      const driver = [...this.drivers.values()].find((candidate) => candidate.state.id === runId);
+      const [stage, action] = (task ?? '').split('.');
+      const current = driver ? findTask(driver.state, stage, action) : undefined;
+      const live = current?.attempts.find((candidate) => candidate.attempt === attempt);
+      if (live && (live.status === 'queued' || live.status === 'running')) continue;
+      if (this.deps.settings.keepFailedContainers && container.state === 'exited' && container.exitCode !== 0) continue;
+      await this.deps.runtime.remove(container.id).catch(() => undefined);
+    }
+  }
+}
+

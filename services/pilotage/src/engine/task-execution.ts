@@ -1,0 +1,401 @@
+import type { Logger } from 'pino';
+import type { RunEvent } from '../runs/run.events';
+import { taskKey } from '../runs/run.events';
+import type { AttemptRef, StopInstruction } from '../runs/run-planner';
+import { currentAttempt, findTask, type RunState } from '../runs/run-state';
+import {
+  CONTAINER_LABELS,
+  ContainerNameTakenError,
+  RuntimeError,
+  type ContainerInfo,
+  type ContainerRuntime,
+  type ContainerSpec,
+} from '../runtime/container-runtime';
+import { interpolate } from '../workflows/expressions';
+import { parseCpu, parseDuration, parseMemory } from '../workflows/durations';
+import type { ActionSpec } from '../workflows/workflow-definition';
+import type { EngineSettings } from './engine-settings';
+import { OutputCollector } from './output-parser';
+import type { TaskLogLine, TaskLogStore } from './task-logs';
+import type { TaskTokens } from './task-token';
+
+export const PROTOCOL_EVENTS = ['CO_COMPONENT_START', 'CO_TASK_START', 'CO_TASK_STATUS', 'CO_TASK_RESULT', 'CO_COMPONENT_STOP'] as const;
+
+export interface ExecutionContext {
+  runtime: ContainerRuntime;
+  logs: TaskLogStore;
+  tokens: TaskTokens;
+  settings: EngineSettings;
+  /** Identifies this engine's containers among others on the same container engine. */
+  engineId: string;
+  logger: Logger;
+  /** Appends events to the run (serialized by the run's driver); resolves once recorded. */
+  record(events: RunEvent[]): Promise<void>;
+  /** The run as recorded now. */
+  state(): RunState;
+}
+
+const LOG_FLUSH_LINES = 200;
+const LOG_FLUSH_MS = 100;
+
+/** The engine is shutting down: the attempt is left to the next engine to adopt. */
+export class DetachedError extends Error {
+  constructor() {
+    super('the engine stopped following this task');
+  }
+}
+
+export function containerName(runId: string, ref: AttemptRef): string {
+  return `co-${runId}-${ref.stage}-${ref.action}-${ref.attempt}`;
+}
+
+/**
+ * One attempt of one task: find or create its container, start it, follow its log,
+ * wait for it, record the result. A container that already exists (an engine that
+ * restarted mid-run) is adopted, never created a second time: its name is fixed by
+ * run, task and attempt, and the container engine refuses a second one.
+ */
+export class TaskExecution {
+  readonly done: Promise<void>;
+  private stopRequest?: StopInstruction;
+  private containerId?: string;
+  private engineSeq = 0;
+  private pending: TaskLogLine[] = [];
+  private flushTimer?: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly task: string;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly ref: AttemptRef,
+    private readonly context: ExecutionContext,
+  ) {
+    this.task = taskKey(ref.stage, ref.action);
+    // Engine lines sort after any earlier engine line of this attempt, also across restarts.
+    this.engineSeq = Date.now() * 1000;
+    this.done = this.run().catch((error: unknown) => {
+      if (this.detached || error instanceof DetachedError) return;
+      this.context.logger.error({ err: error, task: this.task, attempt: ref.attempt }, 'task execution failed');
+    });
+  }
+
+  private detached = false;
+
+  /** Lets go of the container without stopping it; nothing more is recorded. */
+  detach(): void {
+    this.detached = true;
+    this.abort.abort();
+  }
+
+  get key(): string {
+    return `${this.task}#${this.ref.attempt}`;
+  }
+
+  /** Stops the attempt (idempotent): SIGTERM, the grace period, then SIGKILL. */
+  stop(instruction: StopInstruction): void {
+    if (this.stopRequest) return;
+    this.stopRequest = instruction;
+    this.engineLine(`stopping: ${instruction.reason}`);
+    if (this.containerId) {
+      void this.context.runtime.stop(this.containerId, this.context.settings.stopGraceSeconds).catch((error: unknown) => {
+        this.engineLine(`could not stop the container: ${(error as Error).message}`, 'stderr');
+      });
+    }
+  }
+
+  private get spec(): ActionSpec {
+    const stage = this.context.state().snapshot.spec.stages.find((candidate) => candidate.name === this.ref.stage)!;
+    return stage.actions.find((candidate) => candidate.name === this.ref.action)!;
+  }
+
+  private async run(): Promise<void> {
+    const { runtime } = this.context;
+    const state = this.context.state();
+    const name = containerName(state.id, this.ref);
+    const recordedStart = currentAttempt(findTask(state, this.ref.stage, this.ref.action)!)?.status === 'running';
+    let info: ContainerInfo | undefined;
+    let pullMs = 0;
+    try {
+      info = await runtime.inspect(name);
+      if (info) {
+        this.engineLine(`adopting container ${name} (${info.state})`);
+      } else if (recordedStart) {
+        return await this.finish('failed', undefined, `the container ${name} disappeared while the engine was away`);
+      } else {
+        if (this.stopRequested()) return await this.finishStopped();
+        const started = Date.now();
+        await this.ensureImage();
+        pullMs = Date.now() - started;
+        if (this.stopRequested()) return await this.finishStopped();
+        try {
+          const id = await this.createContainer(name);
+          info = (await runtime.inspect(id)) ?? { id, name, state: 'created', labels: {} };
+          this.engineLine(`container ${name} created`);
+        } catch (error) {
+          // Created by an earlier life of this engine after all: adopt it.
+          if (!(error instanceof ContainerNameTakenError)) throw error;
+          info = await runtime.inspect(name);
+          if (!info) throw error;
+          this.engineLine(`adopting container ${name} (${info.state})`);
+        }
+      }
+      this.containerId = info.id;
+      if (info.state === 'created') {
+        if (this.stopRequested()) {
+          await runtime.remove(info.id);
+          return await this.finishStopped();
+        }
+        await runtime.start(info.id);
+        info = (await runtime.inspect(info.id)) ?? info;
+        this.engineLine('container started');
+      }
+    } catch (error) {
+      return await this.finish('failed', undefined, this.describeRuntimeError(error));
+    }
+    if (!recordedStart) {
+      await this.context.record([
+        {
+          type: 'TaskStarted',
+          data: {
+            ...this.ref,
+            containerId: info.id,
+            containerName: name,
+            at: (info.startedAt ?? new Date()).toISOString(),
+            pullMs,
+          },
+        },
+      ]);
+    }
+    // A stop that arrived before the container id was known.
+    if (this.stopRequested()) void runtime.stop(info.id, this.context.settings.stopGraceSeconds).catch(() => undefined);
+    const outputs = new OutputCollector(new Set(this.spec.outputs ?? []));
+    let exitCode: number;
+    let oomKilled = false;
+    try {
+      await this.followLogs(info.id, outputs);
+      if (this.detached) throw new DetachedError();
+      exitCode = await runtime.wait(info.id);
+      const finished = await runtime.inspect(info.id);
+      oomKilled = finished?.oomKilled ?? false;
+      if (finished?.exitCode !== undefined) exitCode = finished.exitCode;
+    } catch (error) {
+      if (this.detached) throw new DetachedError();
+      return await this.finish('failed', undefined, this.describeRuntimeError(error));
+    }
+    this.engineLine(`container exited with code ${exitCode}${oomKilled ? ' (killed: out of memory)' : ''}`);
+    const parsed = outputs.result;
+    for (const key of parsed.undeclared) this.engineLine(`output ${key} is not declared by the action; ignored`, 'stderr');
+    const recorded: RunEvent[] = [];
+    if (Object.keys(parsed.outputs).length > 0 || parsed.result === false) {
+      recorded.push({
+        type: 'TaskResultRecorded',
+        data: { ...this.ref, outputs: parsed.outputs, ...(parsed.result === false ? { result: false } : {}), source: 'stdout' },
+      });
+    }
+    const stopped = this.stopRequested();
+    const httpResult = findTask(this.context.state(), this.ref.stage, this.ref.action)?.result;
+    let outcome: 'succeeded' | 'failed' | 'stopped' | 'timed_out' = 'succeeded';
+    let reason: string | undefined;
+    if (stopped) {
+      outcome = stopped.outcome;
+      reason = stopped.reason;
+    } else if (oomKilled) {
+      outcome = 'failed';
+      reason = `the container was killed for using more memory than its limit (${this.spec.resources?.memory ?? 'engine default'}); exit code ${exitCode}`;
+    } else if (exitCode === 137) {
+      outcome = 'failed';
+      const memory = this.spec.resources?.memory;
+      reason = memory
+        ? `exit code 137: the container was killed (SIGKILL); with a memory limit of ${memory} this usually means it ran out of memory`
+        : 'exit code 137: the container was killed (SIGKILL)';
+    } else if (exitCode !== 0) {
+      outcome = 'failed';
+      reason = `exit code ${exitCode}`;
+    } else if (parsed.result === false || httpResult === false) {
+      outcome = 'failed';
+      reason = 'the component reported CO_RESULT = false';
+    } else if (parsed.violation) {
+      outcome = 'failed';
+      reason = parsed.violation;
+    } else {
+      const missing = (this.spec.outputs ?? []).filter((key) => !(key in parsed.outputs) && !(key in (findTask(this.context.state(), this.ref.stage, this.ref.action)?.outputs ?? {})));
+      if (missing.length > 0) this.engineLine(`declared outputs not written: ${missing.join(', ')}`, 'stderr');
+    }
+    await this.finish(outcome, exitCode, reason, recorded);
+    if (outcome === 'succeeded' || !this.context.settings.keepFailedContainers) {
+      await runtime.remove(info.id).catch((error: unknown) => {
+        this.context.logger.warn({ err: error, container: name }, 'could not remove a finished task container');
+      });
+    }
+  }
+
+  /** Read through a method: the request can arrive while any await is pending. */
+  private stopRequested(): StopInstruction | undefined {
+    return this.stopRequest;
+  }
+
+  private finishStopped(): Promise<void> {
+    const request = this.stopRequested()!;
+    return this.finish(request.outcome, undefined, request.reason);
+  }
+
+  private async ensureImage(): Promise<void> {
+    const { runtime } = this.context;
+    const image = this.spec.image!;
+    const policy = this.spec.pullPolicy ?? 'IfNotPresent';
+    if (policy === 'Never') {
+      if (!(await runtime.hasImage(image))) {
+        throw new RuntimeError(`image ${image} is not present on the container engine and the pull policy is Never`, 'image-not-found');
+      }
+      return;
+    }
+    if (policy === 'IfNotPresent' && (await runtime.hasImage(image))) return;
+    this.engineLine(`pulling image ${image}`);
+    await runtime.pull(image, (message) => this.engineLine(message));
+    this.engineLine(`pulled image ${image}`);
+  }
+
+  private async createContainer(name: string): Promise<string> {
+    const state = this.context.state();
+    const spec = this.spec;
+    const outputs = (stage: string, action: string, key: string) => findTask(state, stage, action)?.outputs[key];
+    const expressionContext = { buildId: state.number, params: state.params, outputs };
+    const inputs = interpolate(spec.inputs ?? {}, expressionContext);
+    const env = interpolate({ ...(state.snapshot.spec.env ?? {}), ...(spec.env ?? {}) }, expressionContext) as Record<string, string>;
+    const timeoutSeconds = Math.ceil((spec.timeout === undefined ? 14 * 86400_000 : parseDuration(spec.timeout)) / 1000);
+    const token = this.context.tokens.issue(state.id, this.task, this.ref.attempt);
+    const protocol: Record<string, string> = {
+      CO_DATA: JSON.stringify(inputs),
+      CO_RUN_ID: state.id,
+      CO_BUILD_ID: String(state.number),
+      CO_WORKFLOW: state.workflowName,
+      CO_WORKFLOW_ID: state.workflowId,
+      CO_STAGE: this.ref.stage,
+      CO_ACTION: this.ref.action,
+      CO_TASK_ID: this.task,
+      CO_TASK_ATTEMPT: String(this.ref.attempt),
+      CO_ACTION_TIMEOUT: String(timeoutSeconds),
+      CO_EVENT_TOKEN: token,
+    };
+    const base = this.context.settings.eventBaseUrl;
+    if (base) {
+      const url = `${base}/api/v1/runs/${state.id}/tasks/${this.task}/attempts/${this.ref.attempt}/events`;
+      protocol.CO_EVENT_URL = url;
+      for (const event of ['CO_COMPONENT_START', 'CO_TASK_START', 'CO_TASK_STATUS', 'CO_TASK_RESULT', 'CO_COMPONENT_STOP']) {
+        protocol[event] = `${url}/${event}`;
+      }
+    }
+    const container: ContainerSpec = {
+      name,
+      image: spec.image!,
+      command: spec.command ? (interpolate(spec.command, expressionContext) as string[]) : undefined,
+      args: spec.args ? (interpolate(spec.args, expressionContext) as string[]) : undefined,
+      env: { ...stringify(env), ...protocol },
+      labels: {
+        [CONTAINER_LABELS.managed]: this.context.engineId,
+        [CONTAINER_LABELS.run]: state.id,
+        [CONTAINER_LABELS.task]: this.task,
+        [CONTAINER_LABELS.attempt]: String(this.ref.attempt),
+      },
+      workingDir: spec.workingDir,
+      cpu: spec.resources?.cpu === undefined ? undefined : parseCpu(spec.resources.cpu),
+      memoryBytes: spec.resources?.memory === undefined ? undefined : parseMemory(spec.resources.memory),
+      network: this.context.settings.containerNetwork,
+    };
+    return this.context.runtime.create(container);
+  }
+
+  private async followLogs(id: string, outputs: OutputCollector): Promise<void> {
+    let counter = 0;
+    for await (const line of this.context.runtime.logs(id, { follow: true, signal: this.abort.signal })) {
+      counter += 1;
+      if (line.stream === 'stdout') outputs.accept(line.text);
+      this.push({
+        runId: this.context.state().id,
+        task: this.task,
+        attempt: this.ref.attempt,
+        source: 'container',
+        seq: counter,
+        stream: line.stream,
+        // Some engines stamp whole seconds only (Podman): a line seen live gets the
+        // engine's clock, which orders it among the engine's own lines; a replayed
+        // line (adoption after a restart) keeps the runtime's stamp.
+        time: Math.abs(Date.now() - line.time.getTime()) < 1500 ? new Date() : line.time,
+        text: line.text,
+      });
+    }
+    await this.flush();
+  }
+
+  private engineLine(text: string, stream: 'stdout' | 'stderr' = 'stdout'): void {
+    this.push({
+      runId: this.context.state().id,
+      task: this.task,
+      attempt: this.ref.attempt,
+      source: 'engine',
+      seq: ++this.engineSeq,
+      stream,
+      time: new Date(),
+      text,
+    });
+  }
+
+  private push(line: TaskLogLine): void {
+    this.pending.push(line);
+    if (this.pending.length >= LOG_FLUSH_LINES) void this.flush();
+    else this.flushTimer ??= setTimeout(() => void this.flush(), LOG_FLUSH_MS);
+  }
+
+  private flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const lines = this.pending;
+    this.pending = [];
+    const state = this.context.state();
+    this.flushing = this.flushing.then(async () => {
+      if (lines.length === 0) return;
+      // Stored per source so that each batch has one key range.
+      for (const source of ['engine', 'container'] as const) {
+        const batch = lines.filter((line) => line.source === source);
+        try {
+          await this.context.logs.write(batch, {
+            tenant: state.tenant,
+            project: state.project,
+            workflowId: state.workflowId,
+            traceparent: state.traceparent,
+          });
+        } catch (error) {
+          this.context.logger.error({ err: error, task: this.task }, 'could not store task log lines');
+        }
+      }
+    });
+    return this.flushing;
+  }
+
+  private async finish(
+    outcome: 'succeeded' | 'failed' | 'stopped' | 'timed_out',
+    exitCode: number | undefined,
+    reason: string | undefined,
+    before: RunEvent[] = [],
+  ): Promise<void> {
+    if (this.detached) throw new DetachedError();
+    if (reason && outcome !== 'succeeded') this.engineLine(reason, 'stderr');
+    await this.flush();
+    await this.context.record([
+      ...before,
+      {
+        type: 'TaskFinished',
+        data: { ...this.ref, outcome, ...(exitCode === undefined ? {} : { exitCode }), ...(reason ? { reason } : {}), at: new Date().toISOString() },
+      },
+    ]);
+  }
+
+  private describeRuntimeError(error: unknown): string {
+    if (error instanceof RuntimeError) return error.message;
+    return `container engine error: ${(error as Error).message}`;
+  }
+}
+
+function stringify(values: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]));
+}

@@ -1,0 +1,97 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsInt, IsObject, IsOptional, IsString, Max, Min } from 'class-validator';
+import { NotFoundError } from '@co/common';
+import { TaskLogStore } from '../engine/task-logs';
+import { findTask } from './run-state';
+import { RunsService } from './runs.service';
+
+class StartRunBody {
+  @IsOptional()
+  @IsObject({ message: 'params must be an object of name: value' })
+  params?: Record<string, unknown>;
+}
+
+class PageQuery {
+  @IsOptional()
+  @Transform(({ value }) => Number(value))
+  @IsInt({ message: 'page must be a positive integer' })
+  @Min(1, { message: 'page must be a positive integer' })
+  page?: number;
+}
+
+class LogQuery {
+  @IsOptional()
+  @Transform(({ value }) => Number(value))
+  @IsInt({ message: 'attempt must be a positive integer' })
+  @Min(1, { message: 'attempt must be a positive integer' })
+  attempt?: number;
+
+  @IsOptional()
+  @IsString()
+  after?: string;
+
+  @IsOptional()
+  @Transform(({ value }) => Number(value))
+  @IsInt({ message: 'limit must be an integer between 1 and 5000' })
+  @Min(1, { message: 'limit must be an integer between 1 and 5000' })
+  @Max(5000, { message: 'limit must be an integer between 1 and 5000' })
+  limit?: number;
+}
+
+@ApiTags('runs')
+@Controller('api/v1')
+export class RunsController {
+  constructor(
+    private readonly runs: RunsService,
+    private readonly logs: TaskLogStore,
+  ) {}
+
+  @Post('workflows/:id/runs')
+  @ApiOperation({ summary: 'Start a run (optional parameter overrides)' })
+  start(@Param('id') id: string, @Body() body: StartRunBody) {
+    return this.runs.start(id, body.params);
+  }
+
+  @Get('workflows/:id/runs')
+  @ApiOperation({ summary: 'Runs of a workflow, newest first, 50 per page' })
+  list(@Param('id') id: string, @Query() query: PageQuery) {
+    return this.runs.list(id, query.page);
+  }
+
+  @Get('runs/:id')
+  get(@Param('id') id: string) {
+    return this.runs.get(id);
+  }
+
+  @Post('runs/:id/stop')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Stop a run: SIGTERM, a grace period, then SIGKILL; idempotent' })
+  stop(@Param('id') id: string) {
+    return this.runs.stop(id);
+  }
+
+  @Post('runs/:id/rerun')
+  @ApiOperation({ summary: "A new run from this run's own snapshot of the workflow" })
+  rerun(@Param('id') id: string) {
+    return this.runs.rerun(id);
+  }
+
+  @Get('runs/:id/events')
+  @ApiOperation({ summary: "The run's event history" })
+  events(@Param('id') id: string) {
+    return this.runs.events(id);
+  }
+
+  @Get('runs/:id/tasks/:task/logs')
+  @ApiOperation({ summary: 'Log lines of one task (`<stage>.<action>`): engine and container lines, oldest first' })
+  async taskLogs(@Param('id') id: string, @Param('task') task: string, @Query() query: LogQuery) {
+    const run = await this.runs.load(id);
+    const [stage, action] = task.split('.');
+    if (!findTask(run, stage, action ?? '')) {
+      throw new NotFoundError('TASK.NOT_FOUND', `Run ${id} has no task ${task}; tasks are named <stage>.<action>.`);
+    }
+    return this.logs.read(id, task, query);
+  }
+}

@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { ConflictError, InvalidInputError, NotFoundError } from '@co/common';
+import { ConcurrencyConflictError, Database, EventStore, ProjectionRunner, type RecordedEvent } from '@co/eventstore';
+import { currentTraceparent } from '@co/telemetry';
+import type { ParamValue, WorkflowDocument } from '../workflows/workflow-definition';
+import { tenantOf, WorkflowsService } from '../workflows/workflows.service';
+import { runStreamId, TERMINAL_RUN_STATUSES, type RunEvent, type RunTrigger } from './run.events';
+import { evolve, isTerminal, type RunState } from './run-state';
+
+export const RUN_LIST_PAGE_SIZE = 50;
+/** Concurrent starts of one workflow retry the next number at most this often. */
+const NUMBER_ATTEMPTS = 200;
+
+export interface RunSummary {
+  id: string;
+  workflowId: string;
+  number: number;
+  status: string;
+}
+
+export interface RunView extends RunSummary {
+  workflowName: string;
+  project: string;
+  revision: number;
+  trigger: RunTrigger;
+  params: Record<string, ParamValue>;
+  requestedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  reason?: string;
+  traceId?: string;
+  links: { events: string; logs: string };
+  stages: {
+    name: string;
+    status: string;
+    startedAt?: string;
+    finishedAt?: string;
+    reason?: string;
+    actions: {
+      name: string;
+      status: string;
+      attempts: number;
+      exitCode?: number;
+      outputs: Record<string, string>;
+      startedAt?: string;
+      finishedAt?: string;
+      reason?: string;
+      logs: string;
+    }[];
+  }[];
+}
+
+export function toRunView(state: RunState): RunView {
+  return {
+    id: state.id,
+    workflowId: state.workflowId,
+    workflowName: state.workflowName,
+    project: state.project,
+    revision: state.revision,
+    number: state.number,
+    status: state.status,
+    trigger: state.trigger,
+    params: state.params,
+    requestedAt: state.requestedAt,
+    startedAt: state.startedAt,
+    finishedAt: state.finishedAt,
+    reason: state.reason,
+    traceId: state.traceId,
+    links: { events: `/api/v1/runs/${state.id}/events`, logs: `/api/v1/runs/${state.id}/tasks/{task}/logs` },
+    stages: state.stages.map((stage) => ({
+      name: stage.name,
+      status: stage.status,
+      startedAt: stage.startedAt,
+      finishedAt: stage.finishedAt,
+      reason: stage.reason,
+      actions: stage.actions.map((task) => ({
+        name: task.action,
+        status: task.status,
+        attempts: task.attempts.length,
+        exitCode: task.exitCode,
+        outputs: task.outputs,
+        startedAt: task.startedAt,
+        finishedAt: task.finishedAt,
+        reason: task.reason,
+        logs: `/api/v1/runs/${state.id}/tasks/${stage.name}.${task.action}/logs`,
+      })),
+    })),
+  };
+}
+
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+@Injectable()
+export class RunsService {
+  private readonly lastNumbers = new Map<string, number>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly db: Database,
+    private readonly projections: ProjectionRunner,
+    private readonly workflows: WorkflowsService,
+  ) {}
+
+  async start(workflowId: string, params: Record<string, unknown> | undefined, actor?: string): Promise<RunSummary> {
+    const workflow = await this.workflows.load(workflowId);
+    if (!workflow.active) {
+      throw new ConflictError('WORKFLOW.INACTIVE', `Workflow ${workflow.project}/${workflow.name} is deactivated; activate it before running it.`);
+    }
+    return this.request(workflow.id, workflow.revision, workflow.definition, this.mergeParams(workflow.definition, params), { type: 'manual', by: actor }, actor);
+  }
+
+  /** A new run of exactly what the given run ran: its snapshot and parameters. */
+  async rerun(runId: string, actor?: string): Promise<RunSummary> {
+    const previous = await this.load(runId);
+    await this.workflows.load(previous.workflowId);
+    return this.request(previous.workflowId, previous.revision, previous.snapshot, previous.params, { type: 'rerun', by: actor, rerunOf: previous.id }, actor);
+  }
+
+  async stop(runId: string, actor?: string): Promise<RunView> {
+    const state = await this.load(runId);
+    if (!isTerminal(state.status) && !state.stopRequested) {
+      const recorded = await this.store.append(
+        state.streamId,
+        'any',
+        [{ type: 'RunStopRequested', data: { reason: `stopped by ${actor ?? 'a user'}`, by: actor, at: new Date().toISOString() } }],
+        { actor, tenant: tenantOf(state.project), correlationId: state.id },
+      );
+      await this.projections.waitFor(recorded[0].position);
+    }
+    return toRunView(await this.load(runId));
+  }
+
+  async get(runId: string): Promise<RunView> {
+    return toRunView(await this.load(runId));
+  }
+
+  async list(workflowId: string, page = 1) {
+    await this.workflows.load(workflowId);
+    const offset = (Math.max(page, 1) - 1) * RUN_LIST_PAGE_SIZE;
+    const rows = await this.db.query<{ state: string }[]>(
+      'SELECT state FROM pilotage_runs WHERE workflow_id = ? ORDER BY number DESC LIMIT ? OFFSET ?',
+      [workflowId, RUN_LIST_PAGE_SIZE + 1, offset],
+    );
+    const items = rows.slice(0, RUN_LIST_PAGE_SIZE).map((row) => {
+      const view = toRunView(JSON.parse(row.state) as RunState);
+      return { id: view.id, number: view.number, status: view.status, trigger: view.trigger, requestedAt: view.requestedAt, startedAt: view.startedAt, finishedAt: view.finishedAt, reason: view.reason };
+    });
+    return { items, page: Math.max(page, 1), pageSize: RUN_LIST_PAGE_SIZE, hasMore: rows.length > RUN_LIST_PAGE_SIZE };
+  }
+
+  async events(runId: string) {
+    const state = await this.load(runId);
+    const events = await this.store.readStream(state.streamId);
+    return events.map((event) => ({
+      version: event.streamVersion,
+      type: event.type,
+      occurredAt: event.occurredAt.toISOString(),
+      actor: event.metadata.actor,
+      data: event.type === 'RunRequested' ? { ...(event.data as object), snapshot: undefined } : event.data,
+    }));
+  }
+
+  /** Ids of the workflow's runs that are not finished. */
+  async activeRuns(workflowId: string): Promise<string[]> {
+    const rows = await this.db.query<{ id: string }[]>(
+      `SELECT id FROM pilotage_runs WHERE workflow_id = ? AND status NOT IN (${TERMINAL_RUN_STATUSES.map(() => '?').join(', ')})`,
+      [workflowId, ...TERMINAL_RUN_STATUSES],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /** The run as the read model has it (callers wait for it after their own appends). */
+  async load(runId: string): Promise<RunState> {
+    if (!ID.test(runId)) throw notFound(runId);
+    const rows = await this.db.query<{ state: string }[]>('SELECT state FROM pilotage_runs WHERE id = ?', [runId]);
+    if (rows.length === 0) throw notFound(runId);
+    return JSON.parse(rows[0].state) as RunState;
+  }
+
+  /** The run as its own stream has it right now (for decisions that cannot wait for the read model). */
+  async loadRecorded(runId: string): Promise<RunState> {
+    const { streamId } = await this.load(runId);
+    let state: RunState | undefined;
+    for (const event of await this.store.readStream(streamId)) {
+      state = evolve(state, { ...(event as RecordedEvent & RunEvent), tenant: event.metadata.tenant });
+    }
+    return state!;
+  }
+
+  private mergeParams(definition: WorkflowDocument, given: Record<string, unknown> | undefined): Record<string, ParamValue> {
+    const declared = definition.spec.params ?? {};
+    const params: Record<string, ParamValue> = { ...declared };
+    const problems: string[] = [];
+    for (const [name, value] of Object.entries(given ?? {})) {
+      if (!(name in declared)) problems.push(`params.${name} is not declared by the workflow (declared: ${Object.keys(declared).join(', ') || 'none'})`);
+      else if (!['string', 'number', 'boolean'].includes(typeof value)) problems.push(`params.${name} must be a string, number or boolean`);
+      else params[name] = value as ParamValue;
+    }
+    if (problems.length) throw new InvalidInputError('RUN.INVALID_PARAMS', `${problems.join('; ')}.`, { problems });
+    return params;
+  }
+
+  /**
+   * The run's stream is named after its number (`run-<workflow>.<n>`), so claiming a
+   * number is creating that stream: of two concurrent starts that try the same number
+   * one wins and the other tries the next. Numbers are therefore strictly increasing
+   * with no duplicates and no gaps.
+   */
+  private async request(
+    workflowId: string,
+    revision: number,
+    snapshot: WorkflowDocument,
+    params: Record<string, ParamValue>,
+    trigger: RunTrigger,
+    actor?: string,
+  ): Promise<RunSummary> {
+    let number = Math.max(this.lastNumbers.get(workflowId) ?? 0, await this.highestNumber(workflowId)) + 1;
+    const runId = randomUUID();
+    const traceparent = currentTraceparent();
+    const traceId = traceparent?.split('-')[1];
+    for (let attempt = 0; attempt < NUMBER_ATTEMPTS; attempt++, number++) {
+      try {
+        const recorded = await this.store.append(
+          runStreamId(workflowId, number),
+          'no-stream',
+          [
+            {
+              type: 'RunRequested',
+              data: {
+                runId,
+                workflowId,
+                workflowName: snapshot.metadata.name,
+                project: snapshot.metadata.project,
+                revision,
+                number,
+                snapshot,
+                params,
+                trigger,
+                ...(traceId ? { traceId, traceparent } : {}),
+              },
+            },
+          ],
+          { actor, tenant: tenantOf(snapshot.metadata.project), correlationId: runId },
+        );
+        this.lastNumbers.set(workflowId, Math.max(this.lastNumbers.get(workflowId) ?? 0, number));
+        await this.projections.waitFor(recorded[0].position);
+        return { id: runId, workflowId, number, status: 'queued' };
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
+      }
+    }
+    throw new ConflictError('RUN.BUSY', 'Too many runs of this workflow are being started at once; retry in a moment.');
+  }
+
+  private async highestNumber(workflowId: string): Promise<number> {
+    const [row] = await this.db.query<{ highest: number | string | null }[]>(
+      'SELECT MAX(number) AS highest FROM pilotage_runs WHERE workflow_id = ?',
+      [workflowId],
+    );
+    return Number(row?.highest ?? 0);
+  }
+}
+
+function notFound(id: string) {
+  return new NotFoundError('RUN.NOT_FOUND', `No run with id ${id}.`);
+}

@@ -1,0 +1,66 @@
+/** A workflow document as users write it (YAML or JSON), after schema validation. */
+export interface WorkflowDocument {
+  apiVersion: 'containerops.io/v1';
+  kind: 'Workflow';
+  metadata: WorkflowMetadata;
+  spec: WorkflowSpec;
+}
+
+export interface WorkflowMetadata {
+  name: string;
+  /** `<org>/<project>`. */
+  project: string;
+  description?: string;
+  labels?: Record<string, string>;
+}
+
+export type ParamValue = string | number | boolean;
+
+export interface WorkflowSpec {
+  /** Parameters with their defaults; a run may override them. */
+  params?: Record<string, ParamValue>;
+  env?: Record<string, string>;
+  /** Duration: `30s`, `10m`, `2h`, `14d`, or a number of seconds. */
+  timeout?: string | number;
+  /** Runs of this workflow allowed at once; more wait in `queued`. */
+  concurrency?: number;
+  stages: StageSpec[];
+  links?: LinkSpec[];
+}
+
+export interface StageSpec {
+  name: string;
+  sequencing?: 'sequence' | 'parallel';
+  timeout?: string | number;
+  actions: ActionSpec[];
+}
+
+export interface ActionSpec {
+  name: string;
+  image?: string;
+  pullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  command?: string[];
+  args?: string[];
+  /** `<namespace>/<name>@<version or range>`, resolved through nucleus. */
+  component?: string;
+  inputs?: Record<string, unknown>;
+  env?: Record<string, string>;
+  outputs?: string[];
+  timeout?: string | number;
+  retries?: { limit: number; backoff?: string | number };
+  resources?: { cpu?: string | number; memory?: string | number };
+  workingDir?: string;
+}
+
+/** `from: stages.<stage>.<action>.outputs.<key>`, `to: stages.<stage>.<action>.inputs.<key>`. */
+export interface LinkSpec {
+  from: string;
+  to: string;
+}
+
+/** One validation problem, located by JSON path (`$.spec.stages[1].actions[0].inputs.a`). */
+export interface ValidationIssue {
+  path: string;
+  code: string;
+  message: string;
+}

@@ -1,0 +1,162 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { DomainError } from '@co/common';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { RunsService } from '../runs/runs.service';
+import { WORKFLOW_SCHEMA } from './workflow.schema';
+import { WorkflowsService } from './workflows.service';
+import type { DocumentFormat } from './workflow-input';
+
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const PROJECT = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+function toBoolean({ value }: { value: unknown }) {
+  return value === 'true' || value === true ? true : value === 'false' || value === false ? false : value;
+}
+
+class CreateQuery {
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'run must be true or false' })
+  run?: boolean;
+}
+
+class DeleteQuery {
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'force must be true or false' })
+  force?: boolean;
+}
+
+class ListQuery {
+  @IsOptional()
+  @Matches(PROJECT, { message: 'project must look like <org>/<project>' })
+  project?: string;
+
+  @IsOptional()
+  @IsString()
+  name?: string;
+
+  @IsOptional()
+  @Transform(({ value }) => Number(value))
+  @IsInt({ message: 'page must be a positive integer' })
+  @Min(1, { message: 'page must be a positive integer' })
+  page?: number;
+
+  @IsOptional()
+  @Transform(({ value }) => Number(value))
+  @IsInt({ message: 'pageSize must be an integer between 1 and 100' })
+  @Min(1, { message: 'pageSize must be an integer between 1 and 100' })
+  @Max(100, { message: 'pageSize must be an integer between 1 and 100' })
+  pageSize?: number;
+}
+
+class CopyBody {
+  @Matches(NAME, { message: 'name must be lowercase letters, digits and dashes (at most 63), e.g. build-app' })
+  name!: string;
+
+  @IsOptional()
+  @Matches(PROJECT, { message: 'project must look like <org>/<project>' })
+  project?: string;
+}
+
+/** Reads the request body as a workflow document in the format its Content-Type names. */
+export function documentFormat(req: Request): DocumentFormat {
+  if (req.is('application/json')) return 'object';
+  if (req.is(['application/yaml', 'application/x-yaml', 'text/yaml'])) return 'yaml';
+  throw new DomainError(
+    'REQUEST.UNSUPPORTED_MEDIA_TYPE',
+    'Send the workflow with Content-Type: application/yaml or application/json.',
+    415,
+    GrpcStatus.INVALID_ARGUMENT,
+  );
+}
+
+@ApiTags('workflows')
+@Controller('api/v1')
+export class WorkflowsController {
+  constructor(
+    private readonly workflows: WorkflowsService,
+    private readonly runs: RunsService,
+  ) {}
+
+  @Get('schemas/workflow')
+  @ApiOperation({ summary: 'The workflow format as JSON Schema (draft 2020-12)' })
+  schema() {
+    return WORKFLOW_SCHEMA;
+  }
+
+  @Post('workflows')
+  @ApiOperation({ summary: 'Create a workflow from YAML or JSON; ?run=true also starts a run' })
+  @ApiConsumes('application/yaml', 'application/json')
+  @ApiBody({ description: 'A Workflow document (see GET /api/v1/schemas/workflow)' })
+  async create(@Req() req: Request, @Body() body: unknown, @Query() query: CreateQuery) {
+    const workflow = await this.workflows.create(body, documentFormat(req));
+    if (!query.run) return workflow;
+    const run = await this.runs.start(workflow.id, undefined);
+    return { ...workflow, run };
+  }
+
+  @Get('workflows')
+  @ApiOperation({ summary: 'List workflows (filter by project and name; paginated)' })
+  list(@Query() query: ListQuery) {
+    return this.workflows.list(query);
+  }
+
+  @Get('workflows/:id')
+  get(@Param('id') id: string) {
+    return this.workflows.get(id);
+  }
+
+  @Put('workflows/:id')
+  @ApiOperation({ summary: 'Save a new revision of the workflow' })
+  @ApiConsumes('application/yaml', 'application/json')
+  update(@Param('id') id: string, @Req() req: Request, @Body() body: unknown) {
+    return this.workflows.update(id, body, documentFormat(req));
+  }
+
+  @Get('workflows/:id/revisions')
+  revisions(@Param('id') id: string) {
+    return this.workflows.revisions(id);
+  }
+
+  @Post('workflows/:id/copy')
+  @ApiOperation({ summary: 'Copy a workflow (stages, tasks, timeout) under a new name' })
+  copy(@Param('id') id: string, @Body() body: CopyBody) {
+    return this.workflows.copy(id, body);
+  }
+
+  @Post('workflows/:id/activate')
+  @HttpCode(200)
+  activate(@Param('id') id: string) {
+    return this.workflows.setActive(id, true);
+  }
+
+  @Post('workflows/:id/deactivate')
+  @HttpCode(200)
+  deactivate(@Param('id') id: string) {
+    return this.workflows.setActive(id, false);
+  }
+
+  @Delete('workflows/:id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a workflow; 409 while a run is active unless ?force=true (stops it first)' })
+  async delete(@Param('id') id: string, @Query() query: DeleteQuery) {
+    await this.workflows.load(id);
+    const active = await this.runs.activeRuns(id);
+    if (active.length > 0 && !query.force) {
+      throw new DomainError(
+        'WORKFLOW.RUN_ACTIVE',
+        `The workflow has ${active.length} active run(s); stop them first or delete with ?force=true, which stops them.`,
+        409,
+        GrpcStatus.FAILED_PRECONDITION,
+        { runs: active },
+      );
+    }
+    for (const runId of active) await this.runs.stop(runId);
+    await this.workflows.delete(id, active);
+  }
+}

@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { ConflictError, InvalidInputError, NotFoundError } from '@co/common';
+import { ConcurrencyConflictError, Database, EventStore, ProjectionRunner, type RecordedEvent } from '@co/eventstore';
+import type { WorkflowDocument } from './workflow-definition';
+import {
+  evolveWorkflow,
+  workflowNameStreamId,
+  workflowStreamId,
+  type WorkflowEvent,
+  type WorkflowState,
+} from './workflow.events';
+import { readWorkflowDocument, type DocumentFormat } from './workflow-input';
+
+export const WORKFLOW_LIST_LIMITS = { defaultPageSize: 20, maxPageSize: 100 } as const;
+
+export interface WorkflowView {
+  id: string;
+  name: string;
+  project: string;
+  revision: number;
+  active: boolean;
+  createdBy?: string;
+  copiedFrom?: string;
+  createdAt: string;
+  updatedAt: string;
+  definition: WorkflowDocument;
+}
+
+export interface RevisionView {
+  revision: number;
+  createdAt: string;
+  createdBy?: string;
+  definition: WorkflowDocument;
+}
+
+export function toWorkflowView(state: WorkflowState): WorkflowView {
+  return {
+    id: state.id,
+    name: state.name,
+    project: state.project,
+    revision: state.revision,
+    active: state.active,
+    createdBy: state.createdBy,
+    copiedFrom: state.copiedFrom,
+    createdAt: state.createdAt,
+    updatedAt: state.updatedAt,
+    definition: state.definition,
+  };
+}
+
+interface WorkflowRow {
+  id: string;
+  project: string;
+  name: string;
+  revision: number | string;
+  active: number | string;
+  definition: string;
+  created_by: string | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Commands and queries of workflows. Commands go to the event log; queries read the projection. */
+@Injectable()
+export class WorkflowsService {
+  constructor(
+    private readonly store: EventStore,
+    private readonly db: Database,
+    private readonly projections: ProjectionRunner,
+  ) {}
+
+  async create(body: unknown, format: DocumentFormat, actor?: string, copiedFrom?: string): Promise<WorkflowView> {
+    const definition = readWorkflowDocument(body, format, { fillDefaultStages: true });
+    const id = randomUUID();
+    await this.claimName(definition.metadata.project, definition.metadata.name, id);
+    const recorded = await this.store.append(
+      workflowStreamId(id),
+      'no-stream',
+      [
+        {
+          type: 'WorkflowCreated',
+          data: { workflowId: id, project: definition.metadata.project, name: definition.metadata.name, definition, copiedFrom, createdBy: actor },
+        },
+      ],
+      { actor, tenant: tenantOf(definition.metadata.project) },
+    );
+    await this.projections.waitFor(recorded[recorded.length - 1].position);
+    return toWorkflowView(this.fold(recorded));
+  }
+
+  async update(id: string, body: unknown, format: DocumentFormat, actor?: string): Promise<WorkflowView> {
+    const current = await this.load(id);
+    const definition = readWorkflowDocument(body, format, { fillDefaultStages: false });
+    if (definition.metadata.project !== current.project || definition.metadata.name !== current.name) {
+      throw new InvalidInputError(
+        'WORKFLOW.IDENTITY_CHANGED',
+        `metadata.name and metadata.project cannot change on update (this workflow is ${current.project}/${current.name}); copy it to make a workflow with another name.`,
+      );
+    }
+    return this.append(current, [{ type: 'WorkflowRevised', data: { revision: current.revision + 1, definition, revisedBy: actor } }], actor);
+  }
+
+  async copy(id: string, target: { name: string; project?: string }, actor?: string): Promise<WorkflowView> {
+    const source = await this.load(id);
+    const definition: WorkflowDocument = {
+      ...source.definition,
+      metadata: { ...source.definition.metadata, name: target.name, project: target.project ?? source.project },
+    };
+    return this.create(definition, 'object', actor, source.id);
+  }
+
+  async setActive(id: string, active: boolean, actor?: string): Promise<WorkflowView> {
+    const current = await this.load(id);
+    if (current.active === active) return toWorkflowView(current);
+    return this.append(current, [{ type: active ? 'WorkflowActivated' : 'WorkflowDeactivated', data: {} }], actor);
+  }
+
+  /** Deletes the workflow (its runs' history stays in the log) and frees its name. */
+  async delete(id: string, stoppedRuns: string[], actor?: string): Promise<void> {
+    const current = await this.load(id);
+    await this.append(current, [{ type: 'WorkflowDeleted', data: stoppedRuns.length ? { stoppedRuns } : {} }], actor);
+    const nameStream = workflowNameStreamId(current.project, current.name);
+    await this.store.append(nameStream, 'any', [{ type: 'WorkflowNameReleased', data: { workflowId: id } }], { actor });
+  }
+
+  /** The workflow as recorded in its own stream (not the projection): used by commands. */
+  async load(id: string): Promise<WorkflowState> {
+    if (!ID.test(id)) throw notFound(id);
+    const events = await this.store.readStream(workflowStreamId(id));
+    if (events.length === 0) throw notFound(id);
+    const state = this.fold(events);
+    if (state.deleted) throw notFound(id);
+    return state;
+  }
+
+  async get(id: string): Promise<WorkflowView> {
+    return toWorkflowView(await this.load(id));
+  }
+
+  async list(filter: { project?: string; name?: string; page?: number; pageSize?: number }) {
+    const pageSize = Math.min(filter.pageSize ?? WORKFLOW_LIST_LIMITS.defaultPageSize, WORKFLOW_LIST_LIMITS.maxPageSize);
+    const page = Math.max(filter.page ?? 1, 1);
+    const conditions: string[] = [];
+    const parameters: unknown[] = [];
+    if (filter.project) {
+      conditions.push('project = ?');
+      parameters.push(filter.project);
+    }
+    if (filter.name) {
+      conditions.push('name LIKE ?');
+      parameters.push(`%${filter.name.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
+    const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+    const [count] = await this.db.query<{ total: number | string }[]>(`SELECT COUNT(*) AS total FROM pilotage_workflows ${where}`, parameters);
+    const rows = await this.db.query<WorkflowRow[]>(
+      `SELECT * FROM pilotage_workflows ${where} ORDER BY project, name LIMIT ? OFFSET ?`,
+      [...parameters, pageSize, (page - 1) * pageSize],
+    );
+    return {
+      items: rows.map((row) => ({
+        id: row.id,
+        name: row.name,
+        project: row.project,
+        revision: Number(row.revision),
+        active: Number(row.active) === 1,
+        createdBy: row.created_by ?? undefined,
+        createdAt: new Date(row.created_at).toISOString(),
+        updatedAt: new Date(row.updated_at).toISOString(),
+      })),
+      page,
+      pageSize,
+      total: Number(count.total),
+    };
+  }
+
+  async revisions(id: string): Promise<RevisionView[]> {
+    const events = await this.store.readStream(workflowStreamId(id));
+    const state = events.length ? this.fold(events) : undefined;
+    if (!state || state.deleted) throw notFound(id);
+    return events
+      .filter((event) => event.type === 'WorkflowCreated' || event.type === 'WorkflowRevised')
+      .map((event) => {
+        const data = event.data as { revision?: number; definition: WorkflowDocument; createdBy?: string; revisedBy?: string };
+        return {
+          revision: data.revision ?? 1,
+          createdAt: event.occurredAt.toISOString(),
+          createdBy: data.createdBy ?? data.revisedBy,
+          definition: data.definition,
+        };
+      });
+  }
+
+  private async append(current: WorkflowState, events: WorkflowEvent[], actor?: string): Promise<WorkflowView> {
+    try {
+      const recorded = await this.store.append<WorkflowEvent['data']>(workflowStreamId(current.id), current.version, events, {
+        actor,
+        tenant: tenantOf(current.project),
+      });
+      await this.projections.waitFor(recorded[recorded.length - 1].position);
+      let state = current;
+      for (const event of recorded) state = evolveWorkflow(state, event as RecordedEvent & WorkflowEvent);
+      return toWorkflowView(state);
+    } catch (error) {
+      if (error instanceof ConcurrencyConflictError) {
+        throw new ConflictError('WORKFLOW.CHANGED', 'The workflow changed while this request was handled; load it again and retry.');
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Claims `<project>/<name>` through the name's own stream. A claim whose workflow
+   * never got created (a crash between the two appends) is taken over.
+   */
+  private async claimName(project: string, name: string, workflowId: string): Promise<void> {
+    const streamId = workflowNameStreamId(project, name);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const events = await this.store.readStream(streamId);
+      const last = events[events.length - 1];
+      if (last?.type === 'WorkflowNameClaimed') {
+        const holder = (last.data as { workflowId: string }).workflowId;
+        const abandoned = Date.now() - last.occurredAt.getTime() > 30_000;
+        if (!abandoned || (await this.store.streamVersion(workflowStreamId(holder))) > 0) {
+          throw new ConflictError('WORKFLOW.NAME_TAKEN', `A workflow named ${name} already exists in project ${project}; choose another name or update that one.`, {
+            workflowId: holder,
+          });
+        }
+      }
+      try {
+        await this.store.append(streamId, events.length === 0 ? 'no-stream' : events.length, [
+          { type: 'WorkflowNameClaimed', data: { workflowId, project, name } },
+        ]);
+        return;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
+      }
+    }
+    throw new ConflictError('WORKFLOW.NAME_TAKEN', `A workflow named ${name} is being created in project ${project} right now; choose another name.`);
+  }
+
+  private fold(events: RecordedEvent[]): WorkflowState {
+    let state: WorkflowState | undefined;
+    for (const event of events) state = evolveWorkflow(state, event as RecordedEvent & WorkflowEvent);
+    return state!;
+  }
+}
+
+export function tenantOf(project: string): string {
+  return project.split('/')[0];
+}
+
+function notFound(id: string) {
+  return new NotFoundError('WORKFLOW.NOT_FOUND', `No workflow with id ${id}; list workflows with GET /api/v1/workflows.`);
+}

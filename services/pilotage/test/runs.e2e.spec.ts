@@ -1,0 +1,270 @@
+import { connect, type NatsConnection, type Subscription } from 'nats';
+import { NATS_URL, eventually } from '../../../test/support/infra';
+import { action, call, finishedRun, runStatus, sh, workflow } from './support/api';
+import { TaskTokens } from '../src/engine/task-token';
+import { ensureBusyboxImage } from './support/podman';
+import { startPilotage, type TestPilotage } from './support/pilotage';
+
+const HELLO_DATA = `apiVersion: containerops.io/v1
+kind: Workflow
+metadata:
+  name: hello-data
+  project: default/admin
+spec:
+  stages:
+    - name: produce
+      sequencing: parallel
+      actions:
+        - name: left
+          image: localhost/co-busybox:1
+          pullPolicy: IfNotPresent
+          command: ["sh", "-c", "echo '[COUT] word = hello'"]
+          outputs: [word]
+        - name: right
+          image: localhost/co-busybox:1
+          pullPolicy: IfNotPresent
+          command: ["sh", "-c", "echo '[COUT] word = world'"]
+          outputs: [word]
+    - name: consume
+      actions:
+        - name: join
+          image: localhost/co-busybox:1
+          pullPolicy: IfNotPresent
+          inputs:
+            a: \${stages.produce.left.outputs.word}
+            b: \${stages.produce.right.outputs.word}
+          command: ["sh", "-c", "echo \\"$CO_DATA\\" | grep -q hello && echo '[COUT] joined = hello-world'"]
+          outputs: [joined]
+`;
+
+jest.setTimeout(120_000);
+
+describe('runs on Podman', () => {
+  let pilotage: TestPilotage;
+  let base: string;
+  let nats: NatsConnection;
+
+  beforeAll(async () => {
+    await ensureBusyboxImage();
+    pilotage = await startPilotage();
+    base = pilotage.url;
+    nats = await connect({ servers: NATS_URL });
+  });
+
+  afterAll(async () => {
+    await nats?.close();
+    await pilotage?.close();
+  });
+
+  async function create(document: unknown) {
+    const created = await call(base, 'POST', '/api/v1/workflows', document);
+    expect(created.status).toBe(201);
+    return created.body.id as string;
+  }
+
+  async function runOf(workflowId: string, params?: Record<string, unknown>) {
+    const started = await call(base, 'POST', `/api/v1/workflows/${workflowId}/runs`, params ? { params } : {});
+    expect(started.status).toBe(201);
+    return started.body as { id: string; number: number; status: string };
+  }
+
+  function collect(subscription: Subscription): any[] {
+    const seen: any[] = [];
+    void (async () => {
+      for await (const message of subscription) seen.push({ subject: message.subject, data: message.json(), headers: message.headers });
+    })();
+    return seen;
+  }
+
+  it('runs the hello-data example as written: parallel producers, data links, outputs, logs and protocol events', async () => {
+    const protocol = collect(nats.subscribe(`${pilotage.prefix}.pilotage.protocol.>`));
+    const logs = collect(nats.subscribe(`${pilotage.prefix}.pilotage.tasklog.>`));
+    const created = await call(base, 'POST', '/api/v1/workflows?run=true', HELLO_DATA, 'application/yaml');
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ name: 'hello-data', project: 'default/admin', revision: 1, run: { number: 1, status: 'queued' } });
+
+    const run = await finishedRun(base, created.body.run.id);
+    if (run.status !== 'succeeded') console.log(JSON.stringify(run, null, 1));
+    expect(run).toMatchObject({ status: 'succeeded', number: 1, workflowId: created.body.id });
+    expect(run.stages.map((stage: any) => [stage.name, stage.status])).toEqual([
+      ['produce', 'succeeded'],
+      ['consume', 'succeeded'],
+    ]);
+    expect(action(run, 'produce', 'left')).toMatchObject({ status: 'succeeded', exitCode: 0, attempts: 1, outputs: { word: 'hello' } });
+    expect(action(run, 'produce', 'right').outputs).toEqual({ word: 'world' });
+    expect(action(run, 'consume', 'join').outputs).toEqual({ joined: 'hello-world' });
+
+    const joinLog = await call(base, 'GET', `/api/v1/runs/${run.id}/tasks/consume.join/logs`);
+    expect(joinLog.status).toBe(200);
+    const texts = joinLog.body.lines.map((line: any) => line.text);
+    expect(texts).toContain('[COUT] joined = hello-world');
+    expect(texts).toContain('container started');
+    expect(texts).toContain('container exited with code 0');
+    expect(joinLog.body.lines.every((line: any) => !Number.isNaN(Date.parse(line.time)))).toBe(true);
+
+    await eventually(async () => protocol.filter((message) => message.data.RUN_ID === run.id).length >= 12, 10_000, 'protocol events');
+    const mine = protocol.filter((message) => message.data.RUN_ID === run.id);
+    for (const name of ['CO_COMPONENT_START', 'CO_TASK_START', 'CO_TASK_RESULT', 'CO_COMPONENT_STOP']) {
+      expect(mine.filter((message) => message.data.EVENT === name).length).toBe(3);
+    }
+    const result = mine.find((message) => message.data.EVENT === 'CO_TASK_RESULT' && message.data.TASK_ID === 'consume.join');
+    expect(result.data.INFO).toEqual({ result: true, output: { joined: 'hello-world' } });
+    expect(result.headers.get('Co-Tenant')).toBe('default');
+    expect(result.headers.get('traceparent')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    await eventually(async () => logs.some((message) => message.data.runId === run.id && message.data.lines.some((line: any) => line.text === '[COUT] word = hello')), 10_000, 'task log lines on NATS');
+
+    const events = await call(base, 'GET', `/api/v1/runs/${run.id}/events`);
+    const types = events.body.map((event: any) => event.type);
+    expect(types[0]).toBe('RunRequested');
+    expect(types).toEqual(expect.arrayContaining(['RunStarted', 'StageStarted', 'TaskQueued', 'TaskStarted', 'TaskResultRecorded', 'TaskFinished', 'StageFinished']));
+    expect(types[types.length - 1]).toBe('RunSucceeded');
+  });
+
+  it('fails a run when an action fails: running siblings are stopped, later stages skipped, the reason names the action', async () => {
+    const id = await create(
+      workflow('failing', [
+        { name: 'work', sequencing: 'parallel', actions: [sh('broken', 'echo oops >&2; exit 3'), sh('slow', 'sleep 60')] },
+        { name: 'after', actions: [sh('never', 'echo never')] },
+      ]),
+    );
+    const run = await finishedRun(base, (await runOf(id)).id);
+    expect(run.status).toBe('failed');
+    expect(run.reason).toBe('action work.broken failed: exit code 3');
+    expect(action(run, 'work', 'broken')).toMatchObject({ status: 'failed', exitCode: 3 });
+    expect(action(run, 'work', 'slow')).toMatchObject({ status: 'stopped', reason: 'stopped because work.broken failed' });
+    expect(run.stages[1]).toMatchObject({ name: 'after', status: 'skipped' });
+    expect(action(run, 'after', 'never').status).toBe('skipped');
+    const log = await call(base, 'GET', `/api/v1/runs/${run.id}/tasks/work.broken/logs`);
+    expect(log.body.lines).toEqual(expect.arrayContaining([expect.objectContaining({ stream: 'stderr', text: 'oops' })]));
+  });
+
+  it('treats [COUT] CO_RESULT = false as failure even with exit code 0', async () => {
+    const id = await create(workflow('result-false', [{ name: 'only', actions: [sh('check', "echo '[COUT] CO_RESULT = false'")] }]));
+    const run = await finishedRun(base, (await runOf(id)).id);
+    expect(run.status).toBe('failed');
+    expect(action(run, 'only', 'check')).toMatchObject({ status: 'failed', exitCode: 0, reason: 'the component reported CO_RESULT = false' });
+  });
+
+  it('times out an action: the container is stopped and the run is timed_out naming the task', async () => {
+    const id = await create(workflow('slow-action', [{ name: 'only', actions: [sh('sleepy', 'sleep 60', { timeout: '1s' })] }]));
+    const run = await finishedRun(base, (await runOf(id)).id);
+    expect(run.status).toBe('timed_out');
+    expect(run.reason).toBe('action only.sleepy timed out after 1s');
+    expect(action(run, 'only', 'sleepy').status).toBe('timed_out');
+  });
+
+  it('times out a whole run', async () => {
+    const id = await create(workflow('slow-run', [{ name: 'only', actions: [sh('sleepy', 'sleep 60')] }], { timeout: '2s' }));
+    const run = await finishedRun(base, (await runOf(id)).id);
+    expect(run.status).toBe('timed_out');
+    expect(run.reason).toBe('run timed out after 2s while only.sleepy was running');
+  });
+
+  it('retries with backoff, each attempt its own container and record', async () => {
+    const id = await create(
+      workflow('flaky', [
+        {
+          name: 'only',
+          actions: [
+            sh('flaky', 'echo "attempt $CO_TASK_ATTEMPT"; [ "$CO_TASK_ATTEMPT" -ge 3 ]', { retries: { limit: 3, backoff: '200ms' } }),
+            sh('hopeless', 'exit 1', { retries: { limit: 1, backoff: '100ms' } }),
+          ],
+        },
+      ]),
+    );
+    const run = await finishedRun(base, (await runOf(id)).id);
+    expect(action(run, 'only', 'flaky')).toMatchObject({ status: 'succeeded', attempts: 3 });
+    expect(action(run, 'only', 'hopeless')).toMatchObject({ status: 'failed', attempts: 2 });
+    expect(run.status).toBe('failed');
+    const log = await call(base, 'GET', `/api/v1/runs/${run.id}/tasks/only.flaky/logs`);
+    const attempts = log.body.lines.filter((line: any) => line.source === 'container').map((line: any) => [line.attempt, line.text]);
+    expect(attempts).toEqual([
+      [1, 'attempt 1'],
+      [2, 'attempt 2'],
+      [3, 'attempt 3'],
+    ]);
+  });
+
+  it('stops a run idempotently: SIGTERM, grace, then the run is stopped', async () => {
+    const id = await create(workflow('stoppable', [{ name: 'only', actions: [sh('wait', 'sleep 60')] }, { name: 'later', actions: [sh('never', 'true')] }]));
+    const { id: runId } = await runOf(id);
+    await runStatus(base, runId, (run) => action(run, 'only', 'wait').status === 'running', 'the task to run');
+    const first = await call(base, 'POST', `/api/v1/runs/${runId}/stop`);
+    expect(first.status).toBe(200);
+    const again = await call(base, 'POST', `/api/v1/runs/${runId}/stop`);
+    expect(again.status).toBe(200);
+    const run = await finishedRun(base, runId);
+    expect(run).toMatchObject({ status: 'stopped', reason: 'stopped by a user' });
+    expect(action(run, 'only', 'wait').status).toBe('stopped');
+    expect(run.stages[1].status).toBe('skipped');
+    const afterwards = await call(base, 'POST', `/api/v1/runs/${runId}/stop`);
+    expect(afterwards.body.status).toBe('stopped');
+  });
+
+  it('reruns a run from its own snapshot, not the current revision', async () => {
+    const id = await create(workflow('versioned', [{ name: 'only', actions: [sh('say', 'echo "[COUT] version = one"', { outputs: ['version'] })] }]));
+    const first = await finishedRun(base, (await runOf(id)).id);
+    expect(action(first, 'only', 'say').outputs).toEqual({ version: 'one' });
+
+    const edited = workflow('versioned', [{ name: 'only', actions: [sh('say', 'echo "[COUT] version = two"', { outputs: ['version'] })] }]);
+    expect((await call(base, 'PUT', `/api/v1/workflows/${id}`, edited)).body.revision).toBe(2);
+    const fresh = await finishedRun(base, (await runOf(id)).id);
+    expect(action(fresh, 'only', 'say').outputs).toEqual({ version: 'two' });
+
+    const rerun = await call(base, 'POST', `/api/v1/runs/${first.id}/rerun`);
+    expect(rerun.status).toBe(201);
+    expect(rerun.body.number).toBe(3);
+    const again = await finishedRun(base, rerun.body.id);
+    expect(again).toMatchObject({ status: 'succeeded', revision: 1, trigger: { type: 'rerun', rerunOf: first.id } });
+    expect(action(again, 'only', 'say').outputs).toEqual({ version: 'one' });
+  });
+
+  it('gives concurrent starts distinct, gap-free numbers and queues runs beyond the concurrency limit', async () => {
+    const id = await create(workflow('crowded', [{ name: 'only', actions: [sh('quick', 'sleep 0.2')] }], { concurrency: 2 }));
+    const started = await Promise.all(Array.from({ length: 12 }, () => runOf(id)));
+    expect(started.map((run) => run.number).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, index) => index + 1));
+    const listed = await call(base, 'GET', `/api/v1/workflows/${id}/runs`);
+    const running = listed.body.items.filter((run: any) => run.status === 'running').length;
+    expect(running).toBeLessThanOrEqual(2);
+    const runs = await Promise.all(started.map((run) => finishedRun(base, run.id)));
+    expect(runs.every((run) => run.status === 'succeeded')).toBe(true);
+    const list = await call(base, 'GET', `/api/v1/workflows/${id}/runs`);
+    expect(list.body.items.map((run: any) => run.number)).toEqual(Array.from({ length: 12 }, (_, index) => 12 - index));
+  });
+
+  it('accepts protocol events over HTTP with the task token and refuses another task\'s token', async () => {
+    const script = [
+      'busybox wget -q -O - --header "Authorization: Bearer $CO_EVENT_TOKEN" --header "Content-Type: application/json"',
+      `--post-data '{"EVENT":"CO_TASK_RESULT","EVENT_ID":"1","INFO":{"result":true,"output":{"via":"http","extra":"dropped"}}}' "$CO_EVENT_URL"`,
+      '&& sleep 30',
+    ].join(' ');
+    const id = await create(
+      workflow('protocol', [{ name: 'only', sequencing: 'parallel', actions: [sh('talker', script, { outputs: ['via'] }), sh('other', 'sleep 30')] }]),
+    );
+    const { id: runId } = await runOf(id);
+    const run = await runStatus(base, runId, (r) => action(r, 'only', 'talker').outputs.via === 'http', 'the HTTP result').catch(async (error) => {
+      console.log(JSON.stringify((await call(base, 'GET', `/api/v1/runs/${runId}/tasks/only.talker/logs`)).body));
+      throw error;
+    });
+    expect(action(run, 'only', 'talker').outputs).toEqual({ via: 'http' });
+
+    const url = (task: string) => `${base}/api/v1/runs/${runId}/tasks/${task}/attempts/1/events`;
+    const post = (task: string, token?: string) =>
+      fetch(url(task), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify({ EVENT: 'CO_TASK_STATUS', INFO: { status: 'working' } }),
+      });
+    const missing = await post('only.other');
+    expect(missing.status).toBe(401);
+    expect(((await missing.json()) as any).error.code).toBe('TASK.TOKEN_INVALID');
+    // A well-formed token of another task (the one the engine would give only.talker).
+    const tokens = pilotage.service.app.get(TaskTokens);
+    const wrong = await post('only.other', tokens.issue(runId, 'only.talker', 1));
+    expect(wrong.status).toBe(401);
+    const right = await post('only.other', tokens.issue(runId, 'only.other', 1));
+    expect(right.status).toBe(202);
+    await call(base, 'POST', `/api/v1/runs/${runId}/stop`);
+    await finishedRun(base, runId);
+  });
+});

@@ -1,0 +1,48 @@
+import { startService, type RunningService } from '@co/service-kit';
+import { deleteStreams, uniqueName } from '../../../../test/support/infra';
+import { testServiceConfig } from '../../../../test/support/services';
+import { pilotageService } from '../../src/pilotage.service';
+import { podmanSocket } from './podman';
+
+export interface TestPilotage {
+  service: RunningService;
+  url: string;
+  prefix: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Pilotage in this process against the real MariaDB, NATS and Podman. Task containers
+ * share the host's network so that they reach the event endpoint on 127.0.0.1.
+ */
+export async function startPilotage(extra: Record<string, string> = {}): Promise<TestPilotage> {
+  const prefix = uniqueName('t');
+  const { config, cleanup } = await testServiceConfig('pilotage', 'distributed', { CO_SUBJECT_PREFIX: prefix, ...extra });
+  const engineEnv: Record<string, string> = {
+    DOCKER_HOST: `unix://${podmanSocket()}`,
+    CO_PILOTAGE_CONTAINER_NETWORK: 'host',
+    CO_PILOTAGE_EVENT_BASE_URL: `http://127.0.0.1:${config.httpPort}`,
+    CO_PILOTAGE_STOP_GRACE_SECONDS: '2',
+  };
+  const saved = Object.fromEntries(Object.keys(engineEnv).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, engineEnv);
+  let service: RunningService;
+  try {
+    service = await startService(pilotageService, config);
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+  return {
+    service,
+    url: service.httpUrl,
+    prefix,
+    async close() {
+      await service.close();
+      await cleanup();
+      await deleteStreams(prefix);
+    },
+  };
+}
