@@ -24,6 +24,11 @@ export async function testServiceConfig(
     ...extra,
   };
   if (mode === 'distributed') {
+    // A second replica passes the first one's CO_DB_URL; the first one drops it.
+    if (extra.CO_DB_URL) {
+      env.CO_NATS_URL = NATS_URL;
+      return { config: loadServiceConfig(service, env), cleanup: async () => undefined };
+    }
     const database = uniqueName(`co_test_${service}_`);
     env.CO_DB_URL = mysqlDatabaseUrl(database);
     env.CO_NATS_URL = NATS_URL;

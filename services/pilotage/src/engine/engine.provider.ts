@@ -6,6 +6,7 @@ import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
 import { CONTAINER_RUNTIME, ENGINE_IDENTITY, ENGINE_SETTINGS } from './engine.tokens';
 import type { ContainerRuntime } from '../runtime/container-runtime';
 import { Engine } from './engine';
+import { EngineLeadership } from './engine-leadership';
 import type { EngineSettings } from './engine-settings';
 import { TaskLogStore } from './task-logs';
 import { TaskTokens } from './task-token';
@@ -14,6 +15,7 @@ import { TaskTokens } from './task-token';
 @Injectable()
 export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private engine?: Engine;
+  private leadership?: EngineLeadership;
 
   constructor(
     @Inject(SERVICE_RUNTIME) private readonly runtime: ServiceRuntime,
@@ -50,10 +52,23 @@ export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         return { position, streamIds: rows.map((row) => row.stream_id) };
       },
     });
-    await this.engine.start();
+    const engine = this.engine;
+    this.leadership = new EngineLeadership(
+      db,
+      async () => {
+        await engine.start();
+      },
+      async () => {
+        logger.warn('lost the engine lock; another replica drives the runs now');
+        await engine.stop();
+      },
+      (error) => logger.error({ err: error }, 'engine leadership check failed'),
+    );
+    this.leadership.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    await this.leadership?.stop();
     await this.engine?.stop();
   }
 }

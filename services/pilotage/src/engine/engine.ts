@@ -217,7 +217,7 @@ class RunDriver {
  */
 export class Engine {
   private readonly drivers = new Map<string, RunDriver>();
-  private readonly feed: EventFeed;
+  private feed: EventFeed;
   private position = 0;
   private following?: Promise<void>;
   private stopping = false;
@@ -251,6 +251,9 @@ export class Engine {
   }
 
   async start(): Promise<void> {
+    if (this.following) return;
+    this.stopping = false;
+    this.feed = new EventFeed(this.deps.store, DEFAULT_FEED_OPTIONS);
     const active = await this.deps.activeRuns();
     this.position = active.position;
     for (const streamId of active.streamIds) {
@@ -274,6 +277,7 @@ export class Engine {
     this.unsubscribe?.();
     this.wake?.();
     await this.following;
+    this.following = undefined;
     // Containers keep running: the next start adopts them.
     await Promise.all([...this.drivers.values()].map((driver) => driver.close()));
     this.drivers.clear();

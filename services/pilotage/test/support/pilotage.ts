@@ -12,12 +12,13 @@ export interface TestPilotage {
 }
 
 /**
- * Pilotage in this process against the real MariaDB, NATS and Podman. Task containers
+ * Pilotage in this process against the real MariaDB, NATS and Podman (or, standalone,
+ * a SQLite file and the in-process bus). Task containers
  * share the host's network so that they reach the event endpoint on 127.0.0.1.
  */
-export async function startPilotage(extra: Record<string, string> = {}): Promise<TestPilotage> {
+export async function startPilotage(extra: Record<string, string> = {}, mode: 'distributed' | 'standalone' = 'distributed'): Promise<TestPilotage> {
   const prefix = uniqueName('t');
-  const { config, cleanup } = await testServiceConfig('pilotage', 'distributed', { CO_SUBJECT_PREFIX: prefix, ...extra });
+  const { config, cleanup } = await testServiceConfig('pilotage', mode, { CO_SUBJECT_PREFIX: prefix, ...extra });
   const engineEnv: Record<string, string> = {
     DOCKER_HOST: `unix://${podmanSocket()}`,
     CO_PILOTAGE_CONTAINER_NETWORK: 'host',
@@ -42,7 +43,7 @@ export async function startPilotage(extra: Record<string, string> = {}): Promise
     async close() {
       await service.close();
       await cleanup();
-      await deleteStreams(prefix);
+      if (mode === 'distributed') await deleteStreams(prefix);
     },
   };
 }
