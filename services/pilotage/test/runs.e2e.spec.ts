@@ -56,6 +56,18 @@ describe('runs on Podman', () => {
     await pilotage?.close();
   });
 
+  it('fails tasks with the reason when the container engine cannot be reached', async () => {
+    const isolated = await startPilotage({}, 'distributed', { DOCKER_HOST: 'unix:///run/co-nothing-here.sock' });
+    try {
+      const created = await call(isolated.url, 'POST', '/api/v1/workflows?run=true', workflow('no-engine', [{ name: 'only', actions: [sh('any', 'true')] }]));
+      const run = await finishedRun(isolated.url, created.body.run.id);
+      expect(run.status).toBe('failed');
+      expect(action(run, 'only', 'any').reason).toMatch(/^cannot reach the container engine at unix:\/\/\/run\/co-nothing-here\.sock/);
+    } finally {
+      await isolated.close();
+    }
+  });
+
   async function create(document: unknown) {
     const created = await call(base, 'POST', '/api/v1/workflows', document);
     expect(created.status).toBe(201);
@@ -183,6 +195,47 @@ describe('runs on Podman', () => {
       [2, 'attempt 2'],
       [3, 'attempt 3'],
     ]);
+  });
+
+  it('reports runtime problems in plain words in the reason and the task log', async () => {
+    const id = await create(
+      workflow('broken-images', [
+        {
+          name: 'only',
+          sequencing: 'parallel',
+          actions: [
+            { name: 'absent', image: 'localhost/co-missing:1', pullPolicy: 'Never', command: ['true'] },
+            { name: 'unreachable', image: '127.0.0.1:1/nothing/here:1', command: ['true'] },
+          ],
+        },
+      ]),
+    );
+    const run = await finishedRun(base, (await runOf(id)).id);
+    expect(run.status).toBe('failed');
+    expect(action(run, 'only', 'absent').reason).toBe('image localhost/co-missing:1 is not present on the container engine and the pull policy is Never');
+    const unreachable = action(run, 'only', 'unreachable');
+    expect(['failed', 'stopped']).toContain(unreachable.status);
+    if (unreachable.status === 'failed') expect(unreachable.reason).toMatch(/^cannot pull 127\.0\.0\.1:1\/nothing\/here:1: registry 127\.0\.0\.1:1 is unreachable/);
+    const log = await call(base, 'GET', `/api/v1/runs/${run.id}/tasks/only.absent/logs`);
+    expect(log.body.lines.map((line: any) => line.text)).toContain(action(run, 'only', 'absent').reason);
+  });
+
+  it('fails a task whose output passes the size limit', async () => {
+    const id = await create(workflow('too-big', [{ name: 'only', actions: [sh('big', 'printf "[COUT] big = %020000d\\n" 0', { outputs: ['big'] })] }]));
+    const run = await finishedRun(base, (await runOf(id)).id);
+    expect(action(run, 'only', 'big')).toMatchObject({ status: 'failed', reason: 'output big is 20000 bytes; the limit for one output is 16384 bytes' });
+  });
+
+  it('names memory as the likely cause when a container with a memory limit is killed', async () => {
+    const id = await create(
+      workflow('hungry', [{ name: 'only', actions: [sh('hungry', 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo done', { resources: { memory: '16Mi' } })] }]),
+    );
+    const run = await finishedRun(base, (await runOf(id)).id);
+    expect(action(run, 'only', 'hungry')).toMatchObject({
+      status: 'failed',
+      exitCode: 137,
+      reason: 'exit code 137: the container was killed (SIGKILL); with a memory limit of 16Mi this usually means it ran out of memory',
+    });
   });
 
   it('stops a run idempotently: SIGTERM, grace, then the run is stopped', async () => {

@@ -16,7 +16,11 @@ export interface TestPilotage {
  * a SQLite file and the in-process bus). Task containers
  * share the host's network so that they reach the event endpoint on 127.0.0.1.
  */
-export async function startPilotage(extra: Record<string, string> = {}, mode: 'distributed' | 'standalone' = 'distributed'): Promise<TestPilotage> {
+export async function startPilotage(
+  extra: Record<string, string> = {},
+  mode: 'distributed' | 'standalone' = 'distributed',
+  engineOverrides: Record<string, string> = {},
+): Promise<TestPilotage> {
   const prefix = uniqueName('t');
   const { config, cleanup } = await testServiceConfig('pilotage', mode, { CO_SUBJECT_PREFIX: prefix, ...extra });
   const engineEnv: Record<string, string> = {
@@ -24,6 +28,7 @@ export async function startPilotage(extra: Record<string, string> = {}, mode: 'd
     CO_PILOTAGE_CONTAINER_NETWORK: 'host',
     CO_PILOTAGE_EVENT_BASE_URL: `http://127.0.0.1:${config.httpPort}`,
     CO_PILOTAGE_STOP_GRACE_SECONDS: '2',
+    ...engineOverrides,
   };
   const saved = Object.fromEntries(Object.keys(engineEnv).map((key) => [key, process.env[key]]));
   Object.assign(process.env, engineEnv);
