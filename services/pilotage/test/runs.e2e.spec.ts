@@ -130,6 +130,10 @@ describe('runs on Podman', () => {
     expect(types[0]).toBe('RunRequested');
     expect(types).toEqual(expect.arrayContaining(['RunStarted', 'StageStarted', 'TaskQueued', 'TaskStarted', 'TaskResultRecorded', 'TaskFinished', 'StageFinished']));
     expect(types[types.length - 1]).toBe('RunSucceeded');
+
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/co_pilotage_tasks_finished_total\{outcome="succeeded",service="pilotage"\} [3-9]/);
+    expect(metrics).toMatch(/co_pilotage_runs_finished_total\{status="succeeded",service="pilotage"\} [1-9]/);
   });
 
   it('fails a run when an action fails: running siblings are stopped, later stages skipped, the reason names the action', async () => {

@@ -7,6 +7,7 @@ import { CONTAINER_RUNTIME, ENGINE_IDENTITY, ENGINE_SETTINGS } from './engine.to
 import type { ContainerRuntime } from '../runtime/container-runtime';
 import { Engine } from './engine';
 import { EngineLeadership } from './engine-leadership';
+import { EngineMetrics } from './engine-metrics';
 import type { EngineSettings } from './engine-settings';
 import { TaskLogStore } from './task-logs';
 import { TaskTokens } from './task-token';
@@ -33,7 +34,10 @@ export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicatio
       logger.warn(`${error.message}; tasks fail with this reason until the container engine answers`);
     });
     const { db, checkpoints } = this.runtime;
-    this.engine = new Engine({
+    let engine: Engine | undefined = undefined;
+    const metrics = new EngineMetrics(this.runtime.metrics.registry, () => engine?.activeRuns ?? 0);
+    engine = this.engine = new Engine({
+      metrics,
       store: this.runtime.store,
       runtime: this.containers,
       logs: this.logs,
@@ -52,15 +56,15 @@ export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicatio
         return { position, streamIds: rows.map((row) => row.stream_id) };
       },
     });
-    const engine = this.engine;
+    const started = engine;
     this.leadership = new EngineLeadership(
       db,
       async () => {
-        await engine.start();
+        await started.start();
       },
       async () => {
         logger.warn('lost the engine lock; another replica drives the runs now');
-        await engine.stop();
+        await started.stop();
       },
       (error) => logger.error({ err: error }, 'engine leadership check failed'),
     );

@@ -8,6 +8,7 @@ import { CONTAINER_LABELS, type ContainerRuntime } from '../runtime/container-ru
 import type { EngineSettings } from './engine-settings';
 import type { TaskLogStore } from './task-logs';
 import type { TaskTokens } from './task-token';
+import type { EngineMetrics } from './engine-metrics';
 import { DetachedError, TaskExecution } from './task-execution';
 
 export interface EngineDependencies {
@@ -18,6 +19,7 @@ export interface EngineDependencies {
   settings: EngineSettings;
   engineId: string;
   logger: Logger;
+  metrics?: EngineMetrics;
   /**
    * Where to start following the log, and the stream ids of runs not finished as of
    * at least that position (the runs projection's checkpoint, then its rows).
@@ -127,7 +129,14 @@ class RunDriver {
           correlationId: this.state.id,
           ...(this.state.traceparent ? { traceparent: this.state.traceparent } : {}),
         });
-        for (const event of recorded as unknown as RecordedEvent[]) this.state = evolve(this.state, toEvolvable(event));
+        for (const event of recorded as unknown as RecordedEvent[]) {
+          if (event.type === 'TaskFinished') {
+            const { stage, action, attempt } = event.data as { stage: string; action: string; attempt: number };
+            const started = findTask(this.state, stage, action)?.attempts.find((candidate) => candidate.attempt === attempt)?.startedAt;
+            this.engine.deps.metrics?.recorded(event, started);
+          } else this.engine.deps.metrics?.recorded(event);
+          this.state = evolve(this.state, toEvolvable(event));
+        }
         return;
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError) || attempt >= 10) throw error;
@@ -281,6 +290,10 @@ export class Engine {
     // Containers keep running: the next start adopts them.
     await Promise.all([...this.drivers.values()].map((driver) => driver.close()));
     this.drivers.clear();
+  }
+
+  get activeRuns(): number {
+    return this.drivers.size;
   }
 
   /** Called by a driver whose run reached a final status. */
