@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
 export * as health from './gen/grpc/health/v1/health';
+export * as pilotage from './gen/containerops/pilotage/v1/pilotage';
 
 /** The repository's `proto/` folder, found from wherever this file was compiled to. */
 export function protoRoot(): string {

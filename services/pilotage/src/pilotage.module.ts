@@ -8,14 +8,16 @@ import { TaskEventsController } from './engine/task-events.controller';
 import { TaskLogStore } from './engine/task-logs';
 import { TaskTokens } from './engine/task-token';
 import { RunsController } from './runs/runs.controller';
+import { RunsGrpcController } from './runs/runs.grpc.controller';
 import { RunsService } from './runs/runs.service';
 import { DockerRuntime } from './runtime/docker.runtime';
 import { WorkflowsController } from './workflows/workflows.controller';
+import { WorkflowsGrpcController } from './workflows/workflows.grpc.controller';
 import { WorkflowsService } from './workflows/workflows.service';
 
 /** Pilotage: orchestration engine: workflows, runs, triggers and runtimes. */
 @Module({
-  controllers: [WorkflowsController, RunsController, TaskEventsController],
+  controllers: [WorkflowsController, RunsController, TaskEventsController, WorkflowsGrpcController, RunsGrpcController],
   providers: [
     WorkflowsService,
     RunsService,

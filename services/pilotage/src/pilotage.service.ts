@@ -11,6 +11,7 @@ export const pilotageService: ServiceDefinition = {
   description: 'ContainerOps pilotage: orchestration engine: workflows, runs, triggers and runtimes.',
   module: PilotageModule,
   migrations: [CreatePilotage1763800000000],
+  grpc: { packages: ['containerops.pilotage.v1'], protoFiles: ['containerops/pilotage/v1/pilotage.proto'] },
   projections: ({ bus, subjectPrefix }) => [
     new WorkflowsProjection(),
     new RunsProjection(),

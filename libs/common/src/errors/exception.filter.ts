@@ -57,8 +57,13 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     const mapped = this.map(exception);
     if (host.getType() === 'rpc') {
+      if (mapped.httpStatus >= 500) {
+        this.logger.error({ msg: 'call failed', err: exception, errorId: mapped.body.error.details?.errorId });
+      }
       const metadata = new Metadata();
       metadata.set('error-code', mapped.body.error.code);
+      // What REST puts in `error.details` (e.g. every validation issue), as JSON.
+      if (mapped.body.error.details) metadata.set('error-details', JSON.stringify(mapped.body.error.details));
       // Nest's gRPC server hands this object to grpc-js as the call's status.
       return throwError(() => ({ code: mapped.grpcStatus, message: mapped.body.error.message, metadata }));
     }

@@ -2,9 +2,8 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsObject, IsOptional, IsString, Max, Min } from 'class-validator';
-import { NotFoundError } from '@co/common';
 import { TaskLogStore } from '../engine/task-logs';
-import { findTask } from './run-state';
+import { readTaskLogs } from './task-log-reading';
 import { RunsService } from './runs.service';
 
 class StartRunBody {
@@ -86,12 +85,7 @@ export class RunsController {
 
   @Get('runs/:id/tasks/:task/logs')
   @ApiOperation({ summary: 'Log lines of one task (`<stage>.<action>`): engine and container lines, oldest first' })
-  async taskLogs(@Param('id') id: string, @Param('task') task: string, @Query() query: LogQuery) {
-    const run = await this.runs.load(id);
-    const [stage, action] = task.split('.');
-    if (!findTask(run, stage, action ?? '')) {
-      throw new NotFoundError('TASK.NOT_FOUND', `Run ${id} has no task ${task}; tasks are named <stage>.<action>.`);
-    }
-    return this.logs.read(id, task, query);
+  taskLogs(@Param('id') id: string, @Param('task') task: string, @Query() query: LogQuery) {
+    return readTaskLogs(this.runs, this.logs, id, task, query);
   }
 }

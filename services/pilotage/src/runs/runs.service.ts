@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { ConflictError, InvalidInputError, NotFoundError } from '@co/common';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { ConflictError, DomainError, InvalidInputError, NotFoundError } from '@co/common';
 import { ConcurrencyConflictError, Database, EventStore, ProjectionRunner, type RecordedEvent } from '@co/eventstore';
 import { currentTraceparent } from '@co/telemetry';
 import type { ParamValue, WorkflowDocument } from '../workflows/workflow-definition';
@@ -105,7 +106,12 @@ export class RunsService {
   async start(workflowId: string, params: Record<string, unknown> | undefined, actor?: string): Promise<RunSummary> {
     const workflow = await this.workflows.load(workflowId);
     if (!workflow.active) {
-      throw new ConflictError('WORKFLOW.INACTIVE', `Workflow ${workflow.project}/${workflow.name} is deactivated; activate it before running it.`);
+      throw new DomainError(
+        'WORKFLOW.INACTIVE',
+        `Workflow ${workflow.project}/${workflow.name} is deactivated; activate it before running it.`,
+        409,
+        GrpcStatus.FAILED_PRECONDITION,
+      );
     }
     return this.request(workflow.id, workflow.revision, workflow.definition, this.mergeParams(workflow.definition, params), { type: 'manual', by: actor }, actor);
   }
