@@ -10,6 +10,8 @@ import { runStreamId, TERMINAL_RUN_STATUSES, type RunEvent, type RunTrigger } fr
 import { evolve, isTerminal, type RunState } from './run-state';
 
 export const RUN_LIST_PAGE_SIZE = 50;
+/** Largest value of one run parameter (it is recorded with the run and handed to containers). */
+export const RUN_PARAM_MAX_BYTES = 16 * 1024;
 /** Concurrent starts of one workflow retry the next number at most this often. */
 const NUMBER_ATTEMPTS = 200;
 
@@ -201,6 +203,7 @@ export class RunsService {
     for (const [name, value] of Object.entries(given ?? {})) {
       if (!(name in declared)) problems.push(`params.${name} is not declared by the workflow (declared: ${Object.keys(declared).join(', ') || 'none'})`);
       else if (!['string', 'number', 'boolean'].includes(typeof value)) problems.push(`params.${name} must be a string, number or boolean`);
+      else if (Buffer.byteLength(String(value)) > RUN_PARAM_MAX_BYTES) problems.push(`params.${name} is longer than ${RUN_PARAM_MAX_BYTES} bytes`);
       else params[name] = value as ParamValue;
     }
     if (problems.length) throw new InvalidInputError('RUN.INVALID_PARAMS', `${problems.join('; ')}.`, { problems });

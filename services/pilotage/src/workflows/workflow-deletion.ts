@@ -28,4 +28,6 @@ export async function deleteWorkflow(
   }
   for (const runId of active) await runs.stop(runId);
   await workflows.delete(id, active);
+  // A run started between the check and the delete: a deleted workflow runs nothing.
+  for (const runId of await runs.activeRuns(id)) await runs.stop(runId);
 }

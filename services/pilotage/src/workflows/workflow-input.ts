@@ -1,6 +1,8 @@
-import { InvalidInputError } from '@co/common';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { DomainError, InvalidInputError } from '@co/common';
+import { EVENT_LIMITS } from '@co/eventstore';
 import { withDefaultStages } from './default-stages';
-import type { WorkflowDocument } from './workflow-definition';
+import type { ValidationIssue, WorkflowDocument } from './workflow-definition';
 import { parseWorkflowText } from './workflow-parser';
 import { validateWorkflow } from './workflow-validator';
 
@@ -8,8 +10,16 @@ import { validateWorkflow } from './workflow-validator';
 export type DocumentFormat = 'yaml' | 'json' | 'object';
 
 /**
+ * The most a saved workflow may take as JSON (defaults filled in, YAML aliases expanded). Every
+ * save is one event, and every run records the workflow once more together with its parameters
+ * (which the workflow holds too); this keeps both well under the event store's limit per event.
+ */
+export const WORKFLOW_MAX_BYTES = Math.floor((EVENT_LIMITS.dataBytes - 16 * 1024) / 2);
+
+/**
  * Turns a request body into a valid, normalized workflow document, or throws a 400
- * listing every problem with its JSON path (`WORKFLOW.INVALID`).
+ * listing every problem with its JSON path (`WORKFLOW.INVALID`), or a 413 when the
+ * workflow is too large to save (`WORKFLOW.TOO_LARGE`).
  */
 export function readWorkflowDocument(body: unknown, format: DocumentFormat, options: { fillDefaultStages: boolean }): WorkflowDocument {
   let document: unknown = body;
@@ -19,8 +29,11 @@ export function readWorkflowDocument(body: unknown, format: DocumentFormat, opti
     }
     document = parseWorkflowText(body, format);
   }
+  // A small text can still expand (YAML aliases) into more than can be saved; no use checking all of it.
+  if (jsonBytesOver(document, WORKFLOW_MAX_BYTES)) throw tooLarge();
   if (options.fillDefaultStages) document = withDefaultStages(document);
-  const result = validateWorkflow(document);
+  const validated = validateWorkflow(document);
+  const result = validated.ok ? withoutComponentActions(validated.workflow) : validated;
   if (!result.ok) {
     const count = result.issues.length;
     throw new InvalidInputError(
@@ -32,5 +45,64 @@ export function readWorkflowDocument(body: unknown, format: DocumentFormat, opti
       { issues: result.issues },
     );
   }
+  const size = Buffer.byteLength(JSON.stringify(result.workflow));
+  if (size > WORKFLOW_MAX_BYTES) throw tooLarge(size);
   return result.workflow;
+}
+
+/**
+ * `component:` actions are resolved through nucleus (name and version range to an image
+ * pinned by digest). Until this installation has nucleus they are refused at save,
+ * rather than saved and failed at run time.
+ */
+function withoutComponentActions(workflow: WorkflowDocument): { ok: true; workflow: WorkflowDocument } | { ok: false; issues: ValidationIssue[] } {
+  const issues: ValidationIssue[] = [];
+  workflow.spec.stages.forEach((stage, stageIndex) =>
+    stage.actions.forEach((action, actionIndex) => {
+      if (action.component === undefined) return;
+      issues.push({
+        path: `$.spec.stages[${stageIndex}].actions[${actionIndex}].component`,
+        code: 'WORKFLOW.COMPONENT_UNAVAILABLE',
+        message: `component ${action.component} cannot be resolved: the component registry (nucleus) is not available in this installation; give the action an image instead`,
+      });
+    }),
+  );
+  return issues.length ? { ok: false, issues } : { ok: true, workflow };
+}
+
+function tooLarge(size?: number): DomainError {
+  const measured = size === undefined ? `more than ${WORKFLOW_MAX_BYTES} bytes` : `${size} bytes`;
+  return new DomainError(
+    'WORKFLOW.TOO_LARGE',
+    `The workflow takes ${measured} as JSON (YAML aliases expanded, defaults filled in); at most ${WORKFLOW_MAX_BYTES} bytes can be saved. Make inputs and params smaller, or use fewer YAML aliases.`,
+    413,
+    GrpcStatus.RESOURCE_EXHAUSTED,
+    { limitBytes: WORKFLOW_MAX_BYTES, ...(size === undefined ? {} : { sizeBytes: size }) },
+  );
+}
+
+/**
+ * Whether `value` written as JSON takes more than `limit` bytes. Walks without recursion and
+ * stops as soon as the limit is passed, so that an expanded alias bomb costs little.
+ */
+function jsonBytesOver(value: unknown, limit: number): boolean {
+  let bytes = 0;
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === 'string') bytes += Buffer.byteLength(JSON.stringify(item));
+    else if (Array.isArray(item)) {
+      bytes += 2 + Math.max(item.length - 1, 0);
+      for (const element of item) pending.push(element);
+    } else if (item !== null && typeof item === 'object') {
+      const entries = Object.entries(item);
+      bytes += 2 + Math.max(entries.length - 1, 0);
+      for (const [key, element] of entries) {
+        bytes += Buffer.byteLength(JSON.stringify(key)) + 1;
+        pending.push(element);
+      }
+    } else bytes += String(item ?? null).length;
+    if (bytes > limit) return true;
+  }
+  return false;
 }

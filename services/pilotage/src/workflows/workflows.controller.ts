@@ -7,6 +7,7 @@ import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class
 import { Transform } from 'class-transformer';
 import { RunsService } from '../runs/runs.service';
 import { WORKFLOW_SCHEMA } from './workflow.schema';
+import { deleteWorkflow } from './workflow-deletion';
 import { WorkflowsService } from './workflows.service';
 import type { DocumentFormat } from './workflow-input';
 
@@ -65,7 +66,8 @@ class CopyBody {
 
 /** Reads the request body as a workflow document in the format its Content-Type names. */
 export function documentFormat(req: Request): DocumentFormat {
-  if (req.is('application/json')) return 'object';
+  // Parsed by the platform's JSON body parser, unless a route gets the text to report syntax errors itself.
+  if (req.is('application/json')) return typeof req.body === 'string' ? 'json' : 'object';
   if (req.is(['application/yaml', 'application/x-yaml', 'text/yaml'])) return 'yaml';
   throw new DomainError(
     'REQUEST.UNSUPPORTED_MEDIA_TYPE',
@@ -145,18 +147,6 @@ export class WorkflowsController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a workflow; 409 while a run is active unless ?force=true (stops it first)' })
   async delete(@Param('id') id: string, @Query() query: DeleteQuery) {
-    await this.workflows.load(id);
-    const active = await this.runs.activeRuns(id);
-    if (active.length > 0 && !query.force) {
-      throw new DomainError(
-        'WORKFLOW.RUN_ACTIVE',
-        `The workflow has ${active.length} active run(s); stop them first or delete with ?force=true, which stops them.`,
-        409,
-        GrpcStatus.FAILED_PRECONDITION,
-        { runs: active },
-      );
-    }
-    for (const runId of active) await this.runs.stop(runId);
-    await this.workflows.delete(id, active);
+    await deleteWorkflow(this.workflows, this.runs, id, { force: query.force === true, forceHint: '?force=true' });
   }
 }

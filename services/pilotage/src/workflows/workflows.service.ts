@@ -61,6 +61,9 @@ interface WorkflowRow {
   updated_at: Date | string;
 }
 
+/** A name claim whose workflow has not appeared after this long is taken to be left by a crash. */
+const ABANDONED_CLAIM_MS = 30_000;
+
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Commands and queries of workflows. Commands go to the event log; queries read the projection. */
@@ -75,18 +78,23 @@ export class WorkflowsService {
   async create(body: unknown, format: DocumentFormat, actor?: string, copiedFrom?: string): Promise<WorkflowView> {
     const definition = readWorkflowDocument(body, format, { fillDefaultStages: true });
     const id = randomUUID();
-    await this.claimName(definition.metadata.project, definition.metadata.name, id);
-    const recorded = await this.store.append(
-      workflowStreamId(id),
-      'no-stream',
-      [
-        {
-          type: 'WorkflowCreated',
-          data: { workflowId: id, project: definition.metadata.project, name: definition.metadata.name, definition, copiedFrom, createdBy: actor },
-        },
-      ],
-      { actor, tenant: tenantOf(definition.metadata.project) },
-    );
+    const { project, name } = definition.metadata;
+    await this.claimName(project, name, id);
+    let recorded: RecordedEvent[];
+    try {
+      recorded = await this.store.append(
+        workflowStreamId(id),
+        'no-stream',
+        [{ type: 'WorkflowCreated', data: { workflowId: id, project, name, definition, copiedFrom, createdBy: actor } }],
+        { actor, tenant: tenantOf(project) },
+      );
+    } catch (error) {
+      // The workflow was not recorded: give the name back rather than leave it taken by nothing.
+      if ((await this.store.streamVersion(workflowStreamId(id)).catch(() => 1)) === 0) {
+        await this.releaseName(project, name, id, actor).catch(() => undefined);
+      }
+      throw error;
+    }
     await this.projections.waitFor(recorded[recorded.length - 1].position);
     return toWorkflowView(this.fold(recorded));
   }
@@ -122,8 +130,7 @@ export class WorkflowsService {
   async delete(id: string, stoppedRuns: string[], actor?: string): Promise<void> {
     const current = await this.load(id);
     await this.append(current, [{ type: 'WorkflowDeleted', data: stoppedRuns.length ? { stoppedRuns } : {} }], actor);
-    const nameStream = workflowNameStreamId(current.project, current.name);
-    await this.store.append(nameStream, 'any', [{ type: 'WorkflowNameReleased', data: { workflowId: id } }], { actor });
+    await this.releaseName(current.project, current.name, id, actor);
   }
 
   /** The workflow as recorded in its own stream (not the projection): used by commands. */
@@ -141,8 +148,8 @@ export class WorkflowsService {
   }
 
   async list(filter: { project?: string; name?: string; page?: number; pageSize?: number }) {
-    const pageSize = Math.min(filter.pageSize ?? WORKFLOW_LIST_LIMITS.defaultPageSize, WORKFLOW_LIST_LIMITS.maxPageSize);
-    const page = Math.max(filter.page ?? 1, 1);
+    const pageSize = Math.min(Math.max(Math.floor(filter.pageSize || WORKFLOW_LIST_LIMITS.defaultPageSize), 1), WORKFLOW_LIST_LIMITS.maxPageSize);
+    const page = Math.max(Math.floor(filter.page || 1), 1);
     const conditions: string[] = [];
     const parameters: unknown[] = [];
     if (filter.project) {
@@ -155,10 +162,17 @@ export class WorkflowsService {
     }
     const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
     const [count] = await this.db.query<{ total: number | string }[]>(`SELECT COUNT(*) AS total FROM pilotage_workflows ${where}`, parameters);
-    const rows = await this.db.query<WorkflowRow[]>(
-      `SELECT * FROM pilotage_workflows ${where} ORDER BY project, name LIMIT ? OFFSET ?`,
-      [...parameters, pageSize, (page - 1) * pageSize],
-    );
+    const total = Number(count.total);
+    const offset = (page - 1) * pageSize;
+    // A page past the end is empty; one so far past that the offset is no exact integer is not even asked for.
+    const rows =
+      offset < total
+        ? await this.db.query<WorkflowRow[]>(`SELECT * FROM pilotage_workflows ${where} ORDER BY project, name LIMIT ? OFFSET ?`, [
+            ...parameters,
+            pageSize,
+            offset,
+          ])
+        : [];
     return {
       items: rows.map((row) => ({
         id: row.id,
@@ -172,11 +186,12 @@ export class WorkflowsService {
       })),
       page,
       pageSize,
-      total: Number(count.total),
+      total,
     };
   }
 
   async revisions(id: string): Promise<RevisionView[]> {
+    if (!ID.test(id)) throw notFound(id);
     const events = await this.store.readStream(workflowStreamId(id));
     const state = events.length ? this.fold(events) : undefined;
     if (!state || state.deleted) throw notFound(id);
@@ -222,8 +237,7 @@ export class WorkflowsService {
       const last = events[events.length - 1];
       if (last?.type === 'WorkflowNameClaimed') {
         const holder = (last.data as { workflowId: string }).workflowId;
-        const abandoned = Date.now() - last.occurredAt.getTime() > 30_000;
-        if (!abandoned || (await this.store.streamVersion(workflowStreamId(holder))) > 0) {
+        if (!(await this.claimIsStale(holder, last.occurredAt))) {
           throw new ConflictError('WORKFLOW.NAME_TAKEN', `A workflow named ${name} already exists in project ${project}; choose another name or update that one.`, {
             workflowId: holder,
           });
@@ -239,6 +253,35 @@ export class WorkflowsService {
       }
     }
     throw new ConflictError('WORKFLOW.NAME_TAKEN', `A workflow named ${name} is being created in project ${project} right now; choose another name.`);
+  }
+
+  /**
+   * A claim no longer holds when its workflow was deleted (and the release got lost), or when
+   * its workflow never got created and the claim is old enough to be abandoned.
+   */
+  private async claimIsStale(holder: string, claimedAt: Date): Promise<boolean> {
+    const events = await this.store.readStream(workflowStreamId(holder));
+    if (events.length === 0) return Date.now() - claimedAt.getTime() > ABANDONED_CLAIM_MS;
+    return this.fold(events).deleted;
+  }
+
+  /**
+   * Frees `<project>/<name>` if `workflowId` still holds it. A claim someone else made in the
+   * meantime (after a delete, say) is left alone.
+   */
+  private async releaseName(project: string, name: string, workflowId: string, actor?: string): Promise<void> {
+    const streamId = workflowNameStreamId(project, name);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const events = await this.store.readStream(streamId);
+      const last = events[events.length - 1];
+      if (last?.type !== 'WorkflowNameClaimed' || (last.data as { workflowId: string }).workflowId !== workflowId) return;
+      try {
+        await this.store.append(streamId, events.length, [{ type: 'WorkflowNameReleased', data: { workflowId } }], { actor });
+        return;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
+      }
+    }
   }
 
   private fold(events: RecordedEvent[]): WorkflowState {
