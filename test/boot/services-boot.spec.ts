@@ -164,6 +164,15 @@ describe('a service that cannot start', () => {
     expect(result.stdout).toBe('');
   });
 
+  it('stops on a bad engine variable of pilotage with one line and exit code 78, alone and standalone', async () => {
+    const alone = await runToExit('pilotage', { CO_PILOTAGE_STOP_GRACE_SECONDS: '-1' });
+    expect(alone.code).toBe(78);
+    expect(alone.stderr).toBe('pilotage: configuration error: CO_PILOTAGE_STOP_GRACE_SECONDS=-1: must be an integer between 0 and 3600\n');
+    const standalone = await runToExit('standalone', { CO_PILOTAGE_DEFAULT_CONCURRENCY: 'lots' });
+    expect(standalone.code).toBe(78);
+    expect(standalone.stderr).toBe('standalone: configuration error: CO_PILOTAGE_DEFAULT_CONCURRENCY=lots: must be an integer between 1 and 100\n');
+  });
+
   it('names the prefixed variable when the standalone launcher gets a bad port', async () => {
     const result = await runToExit('standalone', { CO_DOCKYARD_HTTP_PORT: '0' });
     expect(result.code).toBe(78);

@@ -138,7 +138,9 @@ export function exitWith(code: number, line: string): never {
 
 export function loadConfigOrExit(definition: ServiceDefinition, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   try {
-    return loadServiceConfig(definition.name, env);
+    const config = loadServiceConfig(definition.name, env);
+    definition.checkConfig?.(env);
+    return config;
   } catch (error) {
     if (error instanceof ConfigError) exitWith(EXIT_CONFIG, `${definition.name}: configuration error: ${error.message}`);
     throw error;

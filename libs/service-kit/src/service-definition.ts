@@ -15,6 +15,11 @@ export interface ServiceDefinition {
   entities?: Function[];
   /** TypeORM migration classes, run after the event store's own at start. */
   migrations?: Function[];
+  /**
+   * Checks the service's own variables (beyond the common ones) at start; throws a
+   * ConfigError, which stops the process with one line and exit code 78.
+   */
+  checkConfig?: (env: NodeJS.ProcessEnv) => void;
   /** The service's own gRPC API: packages and their files under `proto/`. */
   grpc?: { packages: string[]; protoFiles: string[] };
   /**

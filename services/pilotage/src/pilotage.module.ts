@@ -45,7 +45,7 @@ import { WorkflowsService } from './workflows/workflows.service';
     {
       provide: CONTAINER_RUNTIME,
       inject: [ENGINE_SETTINGS],
-      useFactory: (settings: EngineSettings) => new DockerRuntime({ dockerHost: settings.dockerHost }),
+      useFactory: (settings: EngineSettings) => new DockerRuntime({ dockerHost: settings.dockerHost, registryAuth: settings.registryAuth }),
     },
     {
       provide: TaskLogStore,

@@ -1,4 +1,5 @@
 import type { ServiceDefinition } from '@co/service-kit';
+import { loadEngineSettings } from './engine/engine-settings';
 import { ProtocolEventsPublisher } from './engine/protocol-events';
 import { CreatePilotage1763800000000 } from './migrations/1763800000000-create-pilotage';
 import { PilotageModule } from './pilotage.module';
@@ -10,6 +11,7 @@ export const pilotageService: ServiceDefinition = {
   title: 'ContainerOps pilotage',
   description: 'ContainerOps pilotage: orchestration engine: workflows, runs, triggers and runtimes.',
   module: PilotageModule,
+  checkConfig: (env) => void loadEngineSettings(env),
   migrations: [CreatePilotage1763800000000],
   grpc: { packages: ['containerops.pilotage.v1'], protoFiles: ['containerops/pilotage/v1/pilotage.proto'] },
   projections: ({ bus, subjectPrefix }) => [

@@ -154,6 +154,13 @@ describe('runs on Podman', () => {
     expect(log.body.lines).toEqual(expect.arrayContaining([expect.objectContaining({ stream: 'stderr', text: 'oops' })]));
   });
 
+  it('skips the actions after a failed one in a sequential stage', async () => {
+    const id = await create(workflow('sequence-failure', [{ name: 'steps', actions: [sh('first', 'exit 1'), sh('second', 'true')] }]));
+    const run = await finishedRun(base, (await runOf(id)).id);
+    expect(run.status).toBe('failed');
+    expect(action(run, 'steps', 'second')).toMatchObject({ status: 'skipped', attempts: 0 });
+  });
+
   it('treats [COUT] CO_RESULT = false as failure even with exit code 0', async () => {
     const id = await create(workflow('result-false', [{ name: 'only', actions: [sh('check', "echo '[COUT] CO_RESULT = false'")] }]));
     const run = await finishedRun(base, (await runOf(id)).id);
@@ -248,6 +255,7 @@ describe('runs on Podman', () => {
     await runStatus(base, runId, (run) => action(run, 'only', 'wait').status === 'running', 'the task to run');
     const first = await call(base, 'POST', `/api/v1/runs/${runId}/stop`);
     expect(first.status).toBe(200);
+    expect(first.body.stopRequestedAt).toEqual(expect.any(String));
     const again = await call(base, 'POST', `/api/v1/runs/${runId}/stop`);
     expect(again.status).toBe(200);
     const run = await finishedRun(base, runId);
@@ -321,6 +329,13 @@ describe('runs on Podman', () => {
     expect(wrong.status).toBe(401);
     const right = await post('only.other', tokens.issue(runId, 'only.other', 1));
     expect(right.status).toBe(202);
+    const huge = await fetch(url('only.talker'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.issue(runId, 'only.talker', 1)}` },
+      body: JSON.stringify({ EVENT: 'CO_TASK_RESULT', INFO: { output: { via: 'x'.repeat(20_000) } } }),
+    });
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as any).error.code).toBe('TASK.OUTPUT_TOO_LARGE');
     await call(base, 'POST', `/api/v1/runs/${runId}/stop`);
     await finishedRun(base, runId);
   });

@@ -488,6 +488,12 @@ spec:
       const run = await runOf(created.id);
       expect(run.number).toBe(1);
       expect((await finishedRun(base, run.id)).status).toBe('succeeded');
+
+      // A rerun is a run too.
+      await call(base, 'POST', `/api/v1/workflows/${created.id}/deactivate`);
+      const rerun = await call(base, 'POST', `/api/v1/runs/${run.id}/rerun`);
+      expect(rerun.status).toBe(409);
+      expect(rerun.body.error.code).toBe('WORKFLOW.INACTIVE');
     });
 
     it('deletes: 409 WORKFLOW.RUN_ACTIVE while a run is active; ?force=true stops it first; then 404 and the name is free', async () => {

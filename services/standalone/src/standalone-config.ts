@@ -38,7 +38,9 @@ export function standaloneConfigs(
   }
   return services.map((definition) => {
     try {
-      return { definition, config: loadServiceConfig(definition.name, serviceEnvironment(definition.name, env)) };
+      const config = loadServiceConfig(definition.name, serviceEnvironment(definition.name, env));
+      definition.checkConfig?.(env);
+      return { definition, config };
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       const message = (PER_SERVICE as readonly string[]).includes(error.variable)

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '@co/common';
 
 /** Engine settings, read once at start from `CO_PILOTAGE_*` (and `DOCKER_HOST`). */
@@ -16,6 +17,8 @@ export interface EngineSettings {
   defaultConcurrency: number;
   /** Set to false on replicas that only serve the API. */
   engineEnabled: boolean;
+  /** Registry credentials by registry host, read from a Docker `config.json`-style file. */
+  registryAuth: Record<string, { username: string; password: string }>;
 }
 
 export const ENGINE_ENV_KEYS = [
@@ -26,7 +29,39 @@ export const ENGINE_ENV_KEYS = [
   'CO_PILOTAGE_STOP_GRACE_SECONDS',
   'CO_PILOTAGE_DEFAULT_CONCURRENCY',
   'CO_PILOTAGE_ENGINE',
+  'CO_PILOTAGE_REGISTRY_AUTH_FILE',
 ] as const;
+
+/**
+ * `{"auths": {"<registry host>": {"auth": "<base64 user:password>"}}}` (what `docker
+ * login` and `podman login --authfile` write), or with `username` and `password`.
+ */
+function registryAuth(file: string | undefined): EngineSettings['registryAuth'] {
+  if (!file) return {};
+  const fail = (why: string): never => {
+    throw new ConfigError('CO_PILOTAGE_REGISTRY_AUTH_FILE', `CO_PILOTAGE_REGISTRY_AUTH_FILE=${file}: ${why}`);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    return fail(`cannot be read as JSON (${(error as Error).message})`);
+  }
+  const auths = (parsed as { auths?: unknown }).auths;
+  if (typeof auths !== 'object' || auths === null) return fail('must hold {"auths": {"<registry host>": {"auth": "<base64 user:password>"}}}');
+  const result: EngineSettings['registryAuth'] = {};
+  for (const [host, entry] of Object.entries(auths as Record<string, { auth?: string; username?: string; password?: string }>)) {
+    if (entry?.username !== undefined && entry.password !== undefined) {
+      result[host] = { username: entry.username, password: entry.password };
+      continue;
+    }
+    const decoded = entry?.auth ? Buffer.from(entry.auth, 'base64').toString() : '';
+    const colon = decoded.indexOf(':');
+    if (colon < 1) fail(`auths["${host}"] needs "auth" (base64 of user:password) or "username" and "password"`);
+    result[host] = { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+  return result;
+}
 
 function integer(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {
   const raw = env[key];
@@ -63,5 +98,6 @@ export function loadEngineSettings(env: NodeJS.ProcessEnv = process.env): Engine
     stopGraceSeconds: integer(env, 'CO_PILOTAGE_STOP_GRACE_SECONDS', 10, 0, 3600),
     defaultConcurrency: integer(env, 'CO_PILOTAGE_DEFAULT_CONCURRENCY', 5, 1, 100),
     engineEnabled: flag(env, 'CO_PILOTAGE_ENGINE', true),
+    registryAuth: registryAuth(env.CO_PILOTAGE_REGISTRY_AUTH_FILE || undefined),
   };
 }

@@ -21,6 +21,17 @@ export interface ParsedOutputs {
   violation?: string;
 }
 
+/** Checks outputs reported over HTTP against the same limits; returns the violation, if any. */
+export function outputLimitViolation(existing: Record<string, string>, incoming: Record<string, string>): string | undefined {
+  for (const [key, value] of Object.entries(incoming)) {
+    const bytes = Buffer.byteLength(value);
+    if (bytes > OUTPUT_LIMITS.valueBytes) return `output ${key} is ${bytes} bytes; the limit for one output is ${OUTPUT_LIMITS.valueBytes} bytes`;
+  }
+  const total = Object.values({ ...existing, ...incoming }).reduce((sum, value) => sum + Buffer.byteLength(value), 0);
+  if (total > OUTPUT_LIMITS.taskBytes) return `outputs of this task would total ${total} bytes; the limit is ${OUTPUT_LIMITS.taskBytes} bytes`;
+  return undefined;
+}
+
 export class OutputCollector {
   private readonly state: ParsedOutputs = { outputs: {}, undeclared: [] };
 
@@ -44,11 +55,12 @@ export class OutputCollector {
       this.state.violation ??= `output ${key} is ${bytes} bytes; the limit for one output is ${OUTPUT_LIMITS.valueBytes} bytes`;
       return undefined;
     }
-    this.state.outputs[key] = value;
-    const total = Object.values(this.state.outputs).reduce((sum, current) => sum + Buffer.byteLength(current), 0);
-    if (total > OUTPUT_LIMITS.taskBytes) {
-      this.state.violation ??= `outputs of this task total ${total} bytes; the limit is ${OUTPUT_LIMITS.taskBytes} bytes`;
+    const others = Object.entries(this.state.outputs).reduce((sum, [name, current]) => (name === key ? sum : sum + Buffer.byteLength(current)), 0);
+    if (others + bytes > OUTPUT_LIMITS.taskBytes) {
+      this.state.violation ??= `outputs of this task total ${others + bytes} bytes; the limit is ${OUTPUT_LIMITS.taskBytes} bytes`;
+      return undefined;
     }
+    this.state.outputs[key] = value;
     return key;
   }
 

@@ -38,13 +38,16 @@ export class ProtocolEventsPublisher implements Projection {
       const headers: Record<string, string> = {};
       if (recorded.metadata.traceparent) headers.traceparent = recorded.metadata.traceparent;
       if (recorded.metadata.tenant) headers['Co-Tenant'] = recorded.metadata.tenant;
+      const id = messageId(recorded.id, name);
       return this.bus.publish({
-        id: messageId(recorded.id, name),
+        id,
         subject: protocolSubject(this.subjectPrefix, name),
         headers,
         data: {
           EVENT: name,
-          EVENT_ID: recorded.id,
+          EVENT_ID: id,
+          /** The run event this message reports. */
+          SOURCE_EVENT_ID: recorded.id,
           RUN_ID: runId,
           TASK_ID: taskKey(task.stage, task.action),
           STAGE: task.stage,
@@ -78,6 +81,7 @@ export class ProtocolEventsPublisher implements Projection {
   }
 
   async reset(): Promise<void> {
-    // Nothing stored: a rebuild publishes again, and consumers de-duplicate by EVENT_ID.
+    // Nothing stored; not part of rebuilds (it is left out when there is no bus). A
+    // republished message carries the same EVENT_ID, by which consumers de-duplicate.
   }
 }

@@ -8,6 +8,7 @@ import type { RunEvent } from '../runs/run.events';
 import { currentAttempt, findTask } from '../runs/run-state';
 import { RunsService } from '../runs/runs.service';
 import { tenantOf } from '../workflows/workflows.service';
+import { outputLimitViolation } from './output-parser';
 import { PROTOCOL_EVENTS } from './task-execution';
 import { TaskTokens } from './task-token';
 
@@ -86,6 +87,8 @@ export class TaskEventsController {
       for (const [key, value] of Object.entries(message.INFO.output ?? {})) {
         if (OUTPUT_KEY.test(key) && declared.has(key)) outputs[key] = typeof value === 'string' ? value : JSON.stringify(value);
       }
+      const violation = outputLimitViolation(state.outputs, outputs);
+      if (violation) throw new DomainError('TASK.OUTPUT_TOO_LARGE', `${violation}; nothing was recorded.`, 413, GrpcStatus.RESOURCE_EXHAUSTED);
       event = {
         type: 'TaskResultRecorded',
         data: { stage, action, attempt, outputs, ...(message.INFO.result === false ? { result: false } : {}), source: 'http' },

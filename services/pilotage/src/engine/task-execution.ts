@@ -11,7 +11,7 @@ import {
   type ContainerRuntime,
   type ContainerSpec,
 } from '../runtime/container-runtime';
-import { interpolate } from '../workflows/expressions';
+import { ExpressionError, interpolate, UnresolvedReferenceError } from '../workflows/expressions';
 import { parseCpu, parseDuration, parseMemory } from '../workflows/durations';
 import type { ActionSpec } from '../workflows/workflow-definition';
 import type { EngineSettings } from './engine-settings';
@@ -80,6 +80,7 @@ export class TaskExecution {
   }
 
   private detached = false;
+  private exited = false;
 
   /** Lets go of the container without stopping it; nothing more is recorded. */
   detach(): void {
@@ -93,7 +94,8 @@ export class TaskExecution {
 
   /** Stops the attempt (idempotent): SIGTERM, the grace period, then SIGKILL. */
   stop(instruction: StopInstruction): void {
-    if (this.stopRequest) return;
+    // Exited on its own already: its own result stands.
+    if (this.stopRequest || this.exited) return;
     this.stopRequest = instruction;
     this.engineLine(`stopping: ${instruction.reason}`);
     if (this.containerId) {
@@ -175,6 +177,7 @@ export class TaskExecution {
       await this.followLogs(info.id, outputs);
       if (this.detached) throw new DetachedError();
       exitCode = await runtime.wait(info.id);
+      this.exited = true;
       const finished = await runtime.inspect(info.id);
       oomKilled = finished?.oomKilled ?? false;
       if (finished?.exitCode !== undefined) exitCode = finished.exitCode;
@@ -391,7 +394,7 @@ export class TaskExecution {
   }
 
   private describeRuntimeError(error: unknown): string {
-    if (error instanceof RuntimeError) return error.message;
+    if (error instanceof RuntimeError || error instanceof UnresolvedReferenceError || error instanceof ExpressionError) return error.message;
     return `container engine error: ${(error as Error).message}`;
   }
 }

@@ -196,10 +196,9 @@ export function evolve(
       stage.status = event.data.status;
       stage.finishedAt = event.data.at;
       stage.reason = event.data.reason;
-      if (event.data.status === 'skipped') {
-        for (const action of stage.actions) {
-          if (action.attempts.length === 0) action.status = 'skipped';
-        }
+      // Actions that never got an attempt (after a failure, or in a skipped stage) were skipped.
+      for (const action of stage.actions) {
+        if (action.attempts.length === 0) action.status = 'skipped';
       }
       break;
     }

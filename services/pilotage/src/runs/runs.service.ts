@@ -32,6 +32,8 @@ export interface RunView extends RunSummary {
   startedAt?: string;
   finishedAt?: string;
   reason?: string;
+  /** Set once a stop was asked for; the run reaches `stopped` when its containers have. */
+  stopRequestedAt?: string;
   traceId?: string;
   links: { events: string; logs: string };
   stages: {
@@ -69,6 +71,7 @@ export function toRunView(state: RunState): RunView {
     startedAt: state.startedAt,
     finishedAt: state.finishedAt,
     reason: state.reason,
+    stopRequestedAt: state.stopRequested?.at,
     traceId: state.traceId,
     links: { events: `/api/v1/runs/${state.id}/events`, logs: `/api/v1/runs/${state.id}/tasks/{task}/logs` },
     stages: state.stages.map((stage) => ({
@@ -106,6 +109,18 @@ export class RunsService {
   ) {}
 
   async start(workflowId: string, params: Record<string, unknown> | undefined, actor?: string): Promise<RunSummary> {
+    const workflow = await this.activeWorkflow(workflowId);
+    return this.request(workflow.id, workflow.revision, workflow.definition, this.mergeParams(workflow.definition, params), { type: 'manual', by: actor }, actor);
+  }
+
+  /** A new run of exactly what the given run ran: its snapshot and parameters. */
+  async rerun(runId: string, actor?: string): Promise<RunSummary> {
+    const previous = await this.load(runId);
+    await this.activeWorkflow(previous.workflowId);
+    return this.request(previous.workflowId, previous.revision, previous.snapshot, previous.params, { type: 'rerun', by: actor, rerunOf: previous.id }, actor);
+  }
+
+  private async activeWorkflow(workflowId: string) {
     const workflow = await this.workflows.load(workflowId);
     if (!workflow.active) {
       throw new DomainError(
@@ -115,14 +130,7 @@ export class RunsService {
         GrpcStatus.FAILED_PRECONDITION,
       );
     }
-    return this.request(workflow.id, workflow.revision, workflow.definition, this.mergeParams(workflow.definition, params), { type: 'manual', by: actor }, actor);
-  }
-
-  /** A new run of exactly what the given run ran: its snapshot and parameters. */
-  async rerun(runId: string, actor?: string): Promise<RunSummary> {
-    const previous = await this.load(runId);
-    await this.workflows.load(previous.workflowId);
-    return this.request(previous.workflowId, previous.revision, previous.snapshot, previous.params, { type: 'rerun', by: actor, rerunOf: previous.id }, actor);
+    return workflow;
   }
 
   async stop(runId: string, actor?: string): Promise<RunView> {

@@ -10,7 +10,7 @@ export const CONTAINER_LABELS = {
   run: 'co.run',
   task: 'co.task',
   attempt: 'co.attempt',
-  /** Marks containers created by this product at all (`co.managed=pilotage`). */
+  /** The id of the engine that created the container (`co.managed=pilotage-…`): engines sharing a container engine leave each other's containers alone. */
   managed: 'co.managed',
 } as const;
 

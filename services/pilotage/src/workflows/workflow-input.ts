@@ -35,15 +35,12 @@ export function readWorkflowDocument(body: unknown, format: DocumentFormat, opti
   const validated = validateWorkflow(document);
   const result = validated.ok ? withoutComponentActions(validated.workflow) : validated;
   if (!result.ok) {
-    const count = result.issues.length;
-    throw new InvalidInputError(
-      'WORKFLOW.INVALID',
-      `The workflow has ${count} problem${count === 1 ? '' : 's'}: ${result.issues
-        .slice(0, 5)
-        .map((issue) => `${issue.path}: ${issue.message}`)
-        .join('; ')}${count > 5 ? `; and ${count - 5} more (see details.issues)` : ''}.`,
-      { issues: result.issues },
-    );
+    const listed = result.issues.filter((issue) => issue.code !== 'WORKFLOW.TOO_MANY_ISSUES');
+    const truncated = listed.length < result.issues.length;
+    const count = truncated ? `more than ${listed.length} problems` : `${listed.length} problem${listed.length === 1 ? '' : 's'}`;
+    const first = listed.slice(0, 5).map((issue) => `${issue.path}: ${issue.message.replace(/\.$/, '')}`);
+    const rest = listed.length > 5 || truncated ? '; and more (see details.issues)' : '';
+    throw new InvalidInputError('WORKFLOW.INVALID', `The workflow has ${count}: ${first.join('; ')}${rest}.`, { issues: result.issues });
   }
   const size = Buffer.byteLength(JSON.stringify(result.workflow));
   if (size > WORKFLOW_MAX_BYTES) throw tooLarge(size);
@@ -63,7 +60,7 @@ function withoutComponentActions(workflow: WorkflowDocument): { ok: true; workfl
       issues.push({
         path: `$.spec.stages[${stageIndex}].actions[${actionIndex}].component`,
         code: 'WORKFLOW.COMPONENT_UNAVAILABLE',
-        message: `component ${action.component} cannot be resolved: the component registry (nucleus) is not available in this installation; give the action an image instead`,
+        message: `component ${action.component} cannot be resolved: the component registry (nucleus) is not available in this installation; give the action an image instead.`,
       });
     }),
   );

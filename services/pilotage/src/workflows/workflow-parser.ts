@@ -86,7 +86,9 @@ function parseYaml(text: string): unknown {
             : error.code === 'MULTIPLE_DOCS'
               ? ' Send one workflow per request.'
               : '';
-        return parseIssue(`Invalid YAML at line ${where.line}, column ${where.col}: ${error.message}.${fix}`, where);
+        // The yaml package's advice for several documents names its own API; ours is to send one.
+        const message = error.code === 'MULTIPLE_DOCS' ? 'the text holds more than one YAML document' : error.message.replace(/\.$/, '');
+        return parseIssue(`Invalid YAML at line ${where.line}, column ${where.col}: ${message}.${fix}`, where);
       }),
     );
   }

@@ -1,0 +1,50 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { ConfigError } from '@co/common';
+import { loadEngineSettings } from './engine-settings';
+
+describe('loadEngineSettings', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'co-engine-settings-'));
+  const file = (name: string, content: string) => {
+    const target = path.join(dir, name);
+    writeFileSync(target, content);
+    return target;
+  };
+
+  it('has documented defaults', () => {
+    expect(loadEngineSettings({})).toEqual({
+      dockerHost: undefined,
+      eventBaseUrl: undefined,
+      containerNetwork: undefined,
+      keepFailedContainers: false,
+      stopGraceSeconds: 10,
+      defaultConcurrency: 5,
+      engineEnabled: true,
+      registryAuth: {},
+    });
+  });
+
+  it('reads registry credentials from a docker config.json', () => {
+    const auths = file('auth.json', JSON.stringify({ auths: { 'registry.example:5000': { auth: Buffer.from('ci:s3:cret').toString('base64') }, 'other.example': { username: 'u', password: 'p' } } }));
+    expect(loadEngineSettings({ CO_PILOTAGE_REGISTRY_AUTH_FILE: auths }).registryAuth).toEqual({
+      'registry.example:5000': { username: 'ci', password: 's3:cret' },
+      'other.example': { username: 'u', password: 'p' },
+    });
+  });
+
+  it('refuses bad values with the variable named', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ CO_PILOTAGE_STOP_GRACE_SECONDS: '-1' }, /^CO_PILOTAGE_STOP_GRACE_SECONDS=-1: must be an integer between 0 and 3600$/],
+      [{ CO_PILOTAGE_KEEP_FAILED_CONTAINERS: 'maybe' }, /must be true or false/],
+      [{ CO_PILOTAGE_EVENT_BASE_URL: 'ftp://x' }, /must be an http\(s\):\/\/ URL/],
+      [{ DOCKER_HOST: 'ssh://host' }, /unix:\/\/\/path\/to\/socket or tcp:\/\/host:port/],
+      [{ CO_PILOTAGE_REGISTRY_AUTH_FILE: file('bad.json', '{') }, /cannot be read as JSON/],
+      [{ CO_PILOTAGE_REGISTRY_AUTH_FILE: file('empty.json', '{"auths": {"h": {}}}') }, /auths\["h"\] needs "auth"/],
+    ];
+    for (const [env, message] of cases) {
+      expect(() => loadEngineSettings(env)).toThrow(ConfigError);
+      expect(() => loadEngineSettings(env)).toThrow(message);
+    }
+  });
+});
