@@ -190,6 +190,7 @@ describe('runs on Podman', () => {
           name: 'only',
           actions: [
             sh('flaky', 'echo "attempt $CO_TASK_ATTEMPT"; [ "$CO_TASK_ATTEMPT" -ge 3 ]', { retries: { limit: 3, backoff: '200ms' } }),
+            sh('forgetful', 'if [ "$CO_TASK_ATTEMPT" = 1 ]; then echo "[COUT] note = first"; exit 1; fi', { outputs: ['note'], retries: { limit: 1, backoff: '100ms' } }),
             sh('hopeless', 'exit 1', { retries: { limit: 1, backoff: '100ms' } }),
           ],
         },
@@ -197,6 +198,8 @@ describe('runs on Podman', () => {
     );
     const run = await finishedRun(base, (await runOf(id)).id);
     expect(action(run, 'only', 'flaky')).toMatchObject({ status: 'succeeded', attempts: 3 });
+    // Nothing of a failed attempt carries over to the next.
+    expect(action(run, 'only', 'forgetful')).toMatchObject({ status: 'succeeded', attempts: 2, outputs: {} });
     expect(action(run, 'only', 'hopeless')).toMatchObject({ status: 'failed', attempts: 2 });
     expect(run.status).toBe('failed');
     const log = await call(base, 'GET', `/api/v1/runs/${run.id}/tasks/only.flaky/logs`);

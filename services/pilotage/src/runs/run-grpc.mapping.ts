@@ -76,6 +76,7 @@ export function toRunMessage(view: RunView): pilotage.Run {
     finishedAt: view.finishedAt,
     reason: view.reason,
     traceId: view.traceId,
+    stopRequestedAt: view.stopRequestedAt,
     stages: view.stages.map((stage) => ({
       name: stage.name,
       status: stage.status,
@@ -116,6 +117,7 @@ export function toListRunsResponse(page: RunListPage): pilotage.ListRunsResponse
 
 export function toRunEventMessage(event: RunEventView): pilotage.RunEvent {
   return {
+    id: event.id,
     version: event.version,
     type: event.type,
     occurredAt: event.occurredAt,

@@ -148,8 +148,10 @@ export function evolve(
     case 'TaskQueued': {
       const target = task(event.data.stage, event.data.action);
       target.status = 'queued';
+      // Each attempt reports its own result: nothing of a failed attempt carries over.
       target.result = undefined;
       target.reason = undefined;
+      target.outputs = {};
       target.attempts.push({ attempt: event.data.attempt, status: 'queued', notBefore: event.data.notBefore, pullMs: 0 });
       break;
     }

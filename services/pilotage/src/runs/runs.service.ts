@@ -169,6 +169,7 @@ export class RunsService {
     const state = await this.load(runId);
     const events = await this.store.readStream(state.streamId);
     return events.map((event) => ({
+      id: event.id,
       version: event.streamVersion,
       type: event.type,
       occurredAt: event.occurredAt.toISOString(),

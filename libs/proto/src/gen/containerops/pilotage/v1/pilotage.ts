@@ -207,6 +207,8 @@ export interface Run {
   /** Trace id of the request that asked for the run (32 hex digits). */
   traceId?: string | undefined;
   stages: RunStage[];
+  /** Set once a stop was asked for; the run reaches `stopped` when its containers have. */
+  stopRequestedAt?: string | undefined;
 }
 
 export interface Run_ParamsEntry {
@@ -300,6 +302,8 @@ export interface RunEvent {
     | undefined;
   /** The event's data as JSON (RunRequested without its snapshot). */
   dataJson: string;
+  /** The event's id in pilotage's log (SOURCE_EVENT_ID of protocol messages). */
+  id: string;
 }
 
 export interface ListRunEventsResponse {
