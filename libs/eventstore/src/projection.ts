@@ -152,6 +152,17 @@ export class ProjectionRunner {
     }
   }
 
+  /**
+   * Read-your-writes for a request that appended: like `waitFor`, but what was appended
+   * stands either way, so a read model that lags only delays the answer (false).
+   */
+  async settle(position: number, timeoutMs = 10_000): Promise<boolean> {
+    return this.waitFor(position, timeoutMs).then(
+      () => true,
+      () => false,
+    );
+  }
+
   get names(): string[] {
     return this.projections.map((projection) => projection.name);
   }

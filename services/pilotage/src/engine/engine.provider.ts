@@ -74,5 +74,6 @@ export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicatio
   async beforeApplicationShutdown(): Promise<void> {
     await this.leadership?.stop();
     await this.engine?.stop();
+    await this.logs.drained();
   }
 }

@@ -37,6 +37,8 @@ export interface ExecutionContext {
 
 const LOG_FLUSH_LINES = 200;
 const LOG_FLUSH_MS = 100;
+/** How long a log stream may stay open after its container exited. */
+const LOG_DRAIN_MS = 3000;
 
 /** The engine is shutting down: the attempt is left to the next engine to adopt. */
 export class DetachedError extends Error {
@@ -118,7 +120,9 @@ export class TaskExecution {
     let info: ContainerInfo | undefined;
     let pullMs = 0;
     try {
-      info = await runtime.inspect(name);
+      // A recorded start means the container exists (or existed): look for it. Otherwise
+      // create it; if an earlier life of the engine did, the name is taken and it is adopted.
+      info = recordedStart ? await runtime.inspect(name) : undefined;
       if (info) {
         this.engineLine(`adopting container ${name} (${info.state})`);
       } else if (recordedStart) {
@@ -131,7 +135,7 @@ export class TaskExecution {
         if (this.stopRequested()) return await this.finishStopped();
         try {
           const id = await this.createContainer(name);
-          info = (await runtime.inspect(id)) ?? { id, name, state: 'created', labels: {} };
+          info = { id, name, state: 'created', labels: {} };
           this.engineLine(`container ${name} created`);
         } catch (error) {
           // Created by an earlier life of this engine after all: adopt it.
@@ -148,7 +152,7 @@ export class TaskExecution {
           return await this.finishStopped();
         }
         await runtime.start(info.id);
-        info = (await runtime.inspect(info.id)) ?? info;
+        info = { ...info, state: 'running', startedAt: new Date() };
         this.engineLine('container started');
       }
     } catch (error) {
@@ -174,9 +178,25 @@ export class TaskExecution {
     let exitCode: number;
     let oomKilled = false;
     try {
-      await this.followLogs(info.id, outputs);
+      const exited = runtime.wait(info.id);
+      const following = this.followLogs(info.id, outputs);
+      let drained = false;
+      void following.then(() => (drained = true), () => (drained = true));
+      // Some engines now and then leave a log stream open after the container exited
+      // (seen with Podman): give it time to drain, then cut it rather than hang the task.
+      await Promise.race([following, exited.then(() => new Promise((resolve) => setTimeout(resolve, LOG_DRAIN_MS)))]).catch(
+        (error: unknown) => {
+          this.abort.abort();
+          throw error;
+        },
+      );
+      if (!drained) {
+        this.abort.abort();
+        this.engineLine(`the log stream stayed open ${LOG_DRAIN_MS} ms after the container exited; stopped reading it`, 'stderr');
+      }
+      await following;
       if (this.detached) throw new DetachedError();
-      exitCode = await runtime.wait(info.id);
+      exitCode = await exited;
       this.exited = true;
       const finished = await runtime.inspect(info.id);
       oomKilled = finished?.oomKilled ?? false;

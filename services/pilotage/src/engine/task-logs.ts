@@ -43,6 +43,8 @@ export function taskLogSubject(prefix: string, runId: string): string {
  * source, seq), so a log replayed after an engine restart is stored once.
  */
 export class TaskLogStore {
+  private publishing: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly db: Database,
     private readonly bus: EventBus,
@@ -68,35 +70,49 @@ export class TaskLogStore {
       `INSERT ${mysql ? 'IGNORE' : 'OR IGNORE'} INTO pilotage_task_logs (run_id, task, attempt, source, seq, stream, logged_at, line) VALUES ${rows}`,
       values,
     );
+    this.publish(lines, context);
+  }
+
+  /**
+   * Published in the background, in order: the database copy is the record (it is what
+   * the log endpoint reads and what survives a crash); collectors de-duplicate by key.
+   */
+  private publish(lines: TaskLogLine[], context: TaskLogContext): void {
     const first = lines[0];
     const last = lines[lines.length - 1];
     const headers: Record<string, string> = { 'Co-Project': context.project };
     if (context.tenant) headers['Co-Tenant'] = context.tenant;
     if (context.traceparent) headers.traceparent = context.traceparent;
-    try {
-      await this.bus.publish({
-        id: `${first.runId}/${first.task}/${first.attempt}/${first.source}/${first.seq}-${last.seq}`,
-        subject: taskLogSubject(this.subjectPrefix, first.runId),
-        headers,
-        data: {
-          runId: first.runId,
-          workflowId: context.workflowId,
-          project: context.project,
-          lines: lines.map((line) => ({
-            task: line.task,
-            attempt: line.attempt,
-            source: line.source,
-            seq: line.seq,
-            stream: line.stream,
-            time: line.time.toISOString(),
-            text: line.text,
-          })),
-        },
-      });
-    } catch (error) {
-      // The database copy is the record; collectors miss this batch.
-      this.logger.warn({ err: error, runId: first.runId, task: first.task }, 'task log lines were stored but not published');
-    }
+    const message = {
+      id: `${first.runId}/${first.task}/${first.attempt}/${first.source}/${first.seq}-${last.seq}`,
+      subject: taskLogSubject(this.subjectPrefix, first.runId),
+      headers,
+      data: {
+        runId: first.runId,
+        workflowId: context.workflowId,
+        project: context.project,
+        lines: lines.map((line) => ({
+          task: line.task,
+          attempt: line.attempt,
+          source: line.source,
+          seq: line.seq,
+          stream: line.stream,
+          time: line.time.toISOString(),
+          text: line.text,
+        })),
+      },
+    };
+    this.publishing = this.publishing.then(() =>
+      this.bus.publish(message).then(
+        () => undefined,
+        (error: unknown) => this.logger.warn({ err: error, runId: first.runId, task: first.task }, 'task log lines were stored but not published'),
+      ),
+    );
+  }
+
+  /** Resolves once every batch handed over so far was published (or given up). */
+  drained(): Promise<void> {
+    return this.publishing;
   }
 
   async read(runId: string, task: string, options: { attempt?: number; after?: string; limit?: number }): Promise<TaskLogPage> {

@@ -47,6 +47,7 @@ export class CreatePilotage1763800000000 implements MigrationInterface {
         number INTEGER NOT NULL,
         status VARCHAR(16) NOT NULL,
         state ${text} NOT NULL,
+        snapshot ${text} NOT NULL,
         requested_at ${time} NOT NULL,
         finished_at ${time} NULL
       )${table}`);

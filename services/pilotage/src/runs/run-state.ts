@@ -121,18 +121,30 @@ export function evolve(
     };
   }
   if (!previous) throw new Error(`run stream ${event.streamId} does not start with RunRequested`);
-  // The snapshot never changes after RunRequested: share it instead of copying it.
-  const state: RunState = { ...previous, stages: structuredClone(previous.stages) };
-  state.version = event.streamVersion;
-  const task = (stage: string, action: string) => {
-    const found = findTask(state, stage, action);
-    if (!found) throw new Error(`run ${state.id} has no task ${stage}.${action}`);
-    return found;
+  // Copy on write: only what the event touches is copied (a run of hundreds of tasks
+  // folds thousands of events); the snapshot never changes and is shared.
+  const state: RunState = { ...previous, version: event.streamVersion, stages: previous.stages.slice() };
+  const stageOf = (name: string): StageState => {
+    const index = state.stages.findIndex((candidate) => candidate.name === name);
+    if (index < 0) throw new Error(`run ${state.id} has no stage ${name}`);
+    const copy = { ...state.stages[index], actions: state.stages[index].actions.slice() };
+    state.stages[index] = copy;
+    return copy;
   };
-  const attempt = (stage: string, action: string, number: number) => {
-    const found = task(stage, action).attempts.find((candidate) => candidate.attempt === number);
-    if (!found) throw new Error(`run ${state.id} has no attempt ${number} of ${stage}.${action}`);
-    return found;
+  const task = (stage: string, action: string): TaskState => {
+    const owner = stageOf(stage);
+    const index = owner.actions.findIndex((candidate) => candidate.action === action);
+    if (index < 0) throw new Error(`run ${state.id} has no task ${stage}.${action}`);
+    const copy = { ...owner.actions[index], attempts: owner.actions[index].attempts.slice(), outputs: { ...owner.actions[index].outputs } };
+    owner.actions[index] = copy;
+    return copy;
+  };
+  const attemptOf = (target: TaskState, number: number): AttemptState => {
+    const index = target.attempts.findIndex((candidate) => candidate.attempt === number);
+    if (index < 0) throw new Error(`run ${state.id} has no attempt ${number} of ${target.stage}.${target.action}`);
+    const copy = { ...target.attempts[index] };
+    target.attempts[index] = copy;
+    return copy;
   };
   switch (event.type) {
     case 'RunStarted':
@@ -140,7 +152,7 @@ export function evolve(
       state.startedAt = event.data.at;
       break;
     case 'StageStarted': {
-      const stage = state.stages.find((candidate) => candidate.name === event.data.stage)!;
+      const stage = stageOf(event.data.stage);
       stage.status = 'running';
       stage.startedAt = event.data.at;
       break;
@@ -157,7 +169,7 @@ export function evolve(
     }
     case 'TaskStarted': {
       const target = task(event.data.stage, event.data.action);
-      const current = attempt(event.data.stage, event.data.action, event.data.attempt);
+      const current = attemptOf(target, event.data.attempt);
       Object.assign(current, {
         status: 'running',
         containerId: event.data.containerId,
@@ -180,7 +192,7 @@ export function evolve(
     }
     case 'TaskFinished': {
       const target = task(event.data.stage, event.data.action);
-      const current = attempt(event.data.stage, event.data.action, event.data.attempt);
+      const current = attemptOf(target, event.data.attempt);
       Object.assign(current, {
         status: event.data.outcome,
         finishedAt: event.data.at,
@@ -194,14 +206,12 @@ export function evolve(
       break;
     }
     case 'StageFinished': {
-      const stage = state.stages.find((candidate) => candidate.name === event.data.stage)!;
+      const stage = stageOf(event.data.stage);
       stage.status = event.data.status;
       stage.finishedAt = event.data.at;
       stage.reason = event.data.reason;
       // Actions that never got an attempt (after a failure, or in a skipped stage) were skipped.
-      for (const action of stage.actions) {
-        if (action.attempts.length === 0) action.status = 'skipped';
-      }
+      stage.actions = stage.actions.map((action) => (action.attempts.length === 0 ? { ...action, status: 'skipped' } : action));
       break;
     }
     case 'RunStopRequested':

@@ -10,33 +10,76 @@ function time(manager: EntityManager, value: string | undefined): Date | string 
   return manager.connection.options.type === 'mysql' ? new Date(value) : new Date(value).toISOString();
 }
 
-/** `pilotage_runs`: one row per run holding its folded state. */
+/** A run's row: its state without the snapshot, which has a column of its own (written once). */
+export function runFromRow(row: { state: string; snapshot?: string }): RunState {
+  const state = JSON.parse(row.state) as RunState;
+  if (row.snapshot) state.snapshot = JSON.parse(row.snapshot) as RunState['snapshot'];
+  return state;
+}
+
+function stateColumn(state: RunState): string {
+  return JSON.stringify({ ...state, snapshot: undefined });
+}
+
+/**
+ * `pilotage_runs`: one row per run holding its folded state. Events are applied in
+ * batches: a busy run's many events in one batch cost one read and one write.
+ */
 export class RunsProjection implements Projection {
   readonly name = RUNS_PROJECTION;
 
-  async apply(recorded: RecordedEvent, manager: EntityManager): Promise<void> {
-    if (!recorded.streamId.startsWith('run-')) return;
-    const event = { ...(recorded as RecordedEvent & RunEvent), tenant: recorded.metadata.tenant };
-    if (event.type === 'RunRequested') {
-      const state = evolve(undefined, event);
-      await manager.query(
-        `INSERT INTO pilotage_runs (id, stream_id, workflow_id, project, number, status, state, requested_at, finished_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-        [state.id, state.streamId, state.workflowId, state.project, state.number, state.status, JSON.stringify(state), time(manager, state.requestedAt)],
-      );
-      return;
+  apply(recorded: RecordedEvent, manager: EntityManager): Promise<void> {
+    return this.applyBatch([recorded], manager);
+  }
+
+  async applyBatch(events: RecordedEvent[], manager: EntityManager): Promise<void> {
+    const byRun = new Map<string, RecordedEvent[]>();
+    for (const event of events) {
+      if (!event.streamId.startsWith('run-')) continue;
+      const list = byRun.get(event.streamId) ?? [];
+      list.push(event);
+      byRun.set(event.streamId, list);
     }
-    const rows = await manager.query<{ state: string }[]>('SELECT state FROM pilotage_runs WHERE stream_id = ?', [recorded.streamId]);
-    if (rows.length === 0) return;
-    const previous = JSON.parse(rows[0].state) as RunState;
-    if (previous.version >= recorded.streamVersion) return;
-    const state = evolve(previous, event);
-    await manager.query('UPDATE pilotage_runs SET status = ?, state = ?, finished_at = ? WHERE stream_id = ?', [
-      state.status,
-      JSON.stringify(state),
-      time(manager, state.finishedAt),
-      recorded.streamId,
-    ]);
+    for (const [streamId, runEvents] of byRun) {
+      let state: RunState | undefined;
+      let exists = false;
+      if (runEvents[0].type !== 'RunRequested') {
+        const rows = await manager.query<{ state: string; snapshot: string }[]>('SELECT state, snapshot FROM pilotage_runs WHERE stream_id = ?', [streamId]);
+        if (rows.length === 0) continue;
+        state = runFromRow(rows[0]);
+        exists = true;
+      }
+      for (const recorded of runEvents) {
+        if (state && state.version >= recorded.streamVersion) continue;
+        state = evolve(state, { ...(recorded as RecordedEvent & RunEvent), tenant: recorded.metadata.tenant });
+      }
+      if (!state) continue;
+      if (exists) {
+        await manager.query('UPDATE pilotage_runs SET status = ?, state = ?, finished_at = ? WHERE stream_id = ?', [
+          state.status,
+          stateColumn(state),
+          time(manager, state.finishedAt),
+          streamId,
+        ]);
+      } else {
+        await manager.query(
+          `INSERT INTO pilotage_runs (id, stream_id, workflow_id, project, number, status, state, snapshot, requested_at, finished_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [
+            state.id,
+            state.streamId,
+            state.workflowId,
+            state.project,
+            state.number,
+            state.status,
+            stateColumn(state),
+            JSON.stringify(state.snapshot),
+            time(manager, state.requestedAt),
+            time(manager, state.finishedAt),
+          ],
+        );
+      }
+    }
   }
 
   async reset(manager: EntityManager): Promise<void> {

@@ -8,6 +8,7 @@ import type { ParamValue, WorkflowDocument } from '../workflows/workflow-definit
 import { tenantOf, WorkflowsService } from '../workflows/workflows.service';
 import { runStreamId, TERMINAL_RUN_STATUSES, type RunEvent, type RunTrigger } from './run.events';
 import { evolve, isTerminal, type RunState } from './run-state';
+import { runFromRow } from './runs.projection';
 
 export const RUN_LIST_PAGE_SIZE = 50;
 /** Largest value of one run parameter (it is recorded with the run and handed to containers). */
@@ -142,7 +143,7 @@ export class RunsService {
         [{ type: 'RunStopRequested', data: { reason: `stopped by ${actor ?? 'a user'}`, by: actor, at: new Date().toISOString() } }],
         { actor, tenant: tenantOf(state.project), correlationId: state.id },
       );
-      await this.projections.waitFor(recorded[0].position);
+      await this.projections.settle(recorded[0].position);
     }
     return toRunView(await this.load(runId));
   }
@@ -159,7 +160,7 @@ export class RunsService {
       [workflowId, RUN_LIST_PAGE_SIZE + 1, offset],
     );
     const items = rows.slice(0, RUN_LIST_PAGE_SIZE).map((row) => {
-      const view = toRunView(JSON.parse(row.state) as RunState);
+      const view = toRunView(runFromRow(row));
       return { id: view.id, number: view.number, status: view.status, trigger: view.trigger, requestedAt: view.requestedAt, startedAt: view.startedAt, finishedAt: view.finishedAt, reason: view.reason };
     });
     return { items, page: Math.max(page, 1), pageSize: RUN_LIST_PAGE_SIZE, hasMore: rows.length > RUN_LIST_PAGE_SIZE };
@@ -190,9 +191,9 @@ export class RunsService {
   /** The run as the read model has it (callers wait for it after their own appends). */
   async load(runId: string): Promise<RunState> {
     if (!ID.test(runId)) throw notFound(runId);
-    const rows = await this.db.query<{ state: string }[]>('SELECT state FROM pilotage_runs WHERE id = ?', [runId]);
+    const rows = await this.db.query<{ state: string; snapshot: string }[]>('SELECT state, snapshot FROM pilotage_runs WHERE id = ?', [runId]);
     if (rows.length === 0) throw notFound(runId);
-    return JSON.parse(rows[0].state) as RunState;
+    return runFromRow(rows[0]);
   }
 
   /** The run as its own stream has it right now (for decisions that cannot wait for the read model). */
@@ -262,7 +263,7 @@ export class RunsService {
           { actor, tenant: tenantOf(snapshot.metadata.project), correlationId: runId },
         );
         this.lastNumbers.set(workflowId, Math.max(this.lastNumbers.get(workflowId) ?? 0, number));
-        await this.projections.waitFor(recorded[0].position);
+        await this.projections.settle(recorded[0].position);
         return { id: runId, workflowId, number, status: 'queued' };
       } catch (error) {
         if (!(error instanceof ConcurrencyConflictError)) throw error;

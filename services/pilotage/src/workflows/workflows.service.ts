@@ -95,7 +95,7 @@ export class WorkflowsService {
       }
       throw error;
     }
-    await this.projections.waitFor(recorded[recorded.length - 1].position);
+    await this.projections.settle(recorded[recorded.length - 1].position);
     return toWorkflowView(this.fold(recorded));
   }
 
@@ -214,7 +214,7 @@ export class WorkflowsService {
         actor,
         tenant: tenantOf(current.project),
       });
-      await this.projections.waitFor(recorded[recorded.length - 1].position);
+      await this.projections.settle(recorded[recorded.length - 1].position);
       let state = current;
       for (const event of recorded) state = evolveWorkflow(state, event as RecordedEvent & WorkflowEvent);
       return toWorkflowView(state);
