@@ -37,8 +37,9 @@ export interface ExecutionContext {
 
 const LOG_FLUSH_LINES = 200;
 const LOG_FLUSH_MS = 100;
-/** How long a log stream may stay open after its container exited. */
+/** How long a log stream may stay open after its container exited, and how often that is checked. */
 const LOG_DRAIN_MS = 3000;
+const LOG_CHECK_MS = 2000;
 
 /** The engine is shutting down: the attempt is left to the next engine to adopt. */
 export class DetachedError extends Error {
@@ -178,25 +179,11 @@ export class TaskExecution {
     let exitCode: number;
     let oomKilled = false;
     try {
-      const exited = runtime.wait(info.id);
       const following = this.followLogs(info.id, outputs);
-      let drained = false;
-      void following.then(() => (drained = true), () => (drained = true));
-      // Some engines now and then leave a log stream open after the container exited
-      // (seen with Podman): give it time to drain, then cut it rather than hang the task.
-      await Promise.race([following, exited.then(() => new Promise((resolve) => setTimeout(resolve, LOG_DRAIN_MS)))]).catch(
-        (error: unknown) => {
-          this.abort.abort();
-          throw error;
-        },
-      );
-      if (!drained) {
-        this.abort.abort();
-        this.engineLine(`the log stream stayed open ${LOG_DRAIN_MS} ms after the container exited; stopped reading it`, 'stderr');
-      }
-      await following;
+      await this.watchLogStream(info.id, following);
       if (this.detached) throw new DetachedError();
-      exitCode = await exited;
+      // Asked once the log has ended: asked earlier, Podman answers on its own polling grid.
+      exitCode = await runtime.wait(info.id);
       this.exited = true;
       const finished = await runtime.inspect(info.id);
       oomKilled = finished?.oomKilled ?? false;
@@ -249,6 +236,28 @@ export class TaskExecution {
       await runtime.remove(info.id).catch((error: unknown) => {
         this.context.logger.warn({ err: error, container: name }, 'could not remove a finished task container');
       });
+    }
+  }
+
+  /**
+   * Waits for the log stream to end. Some engines now and then leave it open after the
+   * container exited (seen with Podman); checked now and then, such a stream is cut
+   * once it has had time to drain, rather than hang the task.
+   */
+  private async watchLogStream(id: string, following: Promise<void>): Promise<void> {
+    let ended = false;
+    const done = following.finally(() => (ended = true));
+    for (;;) {
+      const tick = new Promise((resolve) => setTimeout(resolve, LOG_CHECK_MS));
+      await Promise.race([done, tick]);
+      if (ended) return done;
+      const info = await this.context.runtime.inspect(id).catch(() => undefined);
+      if (info && info.state !== 'exited') continue;
+      await Promise.race([done, new Promise((resolve) => setTimeout(resolve, LOG_DRAIN_MS))]);
+      if (ended) return done;
+      this.abort.abort();
+      this.engineLine(`the log stream stayed open ${LOG_DRAIN_MS} ms after the container exited; stopped reading it`, 'stderr');
+      return done;
     }
   }
 
