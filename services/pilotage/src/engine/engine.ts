@@ -123,7 +123,8 @@ class RunDriver {
   private async append(events: RunEvent[], planned = false): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const recorded = await this.engine.store.append<RunEvent['data']>(this.state.streamId, this.state.version, events, {
+        const batch = planned ? events : this.withConsequences(events);
+        const recorded = await this.engine.store.append<RunEvent['data']>(this.state.streamId, this.state.version, batch, {
           actor: 'system:pilotage',
           tenant: this.state.tenant,
           correlationId: this.state.id,
@@ -144,6 +145,29 @@ class RunDriver {
         if (planned) return;
       }
     }
+  }
+
+  /**
+   * An execution's facts plus what the planner decides from them at once (a finished
+   * task's stage moving on, the next task queued): one append instead of several, which
+   * is most of the time between one task's end and the next one's start.
+   */
+  private withConsequences(events: RunEvent[]): RunEvent[] {
+    const batch = [...events];
+    let tentative = this.state;
+    const fold = (added: RunEvent[]) => {
+      for (const event of added) {
+        tentative = evolve(tentative, { ...event, streamId: tentative.streamId, streamVersion: tentative.version + 1, occurredAt: new Date(), tenant: tentative.tenant });
+      }
+    };
+    fold(events);
+    for (let round = 0; round < 10; round++) {
+      const plan = planRun(tentative, Date.now());
+      if (plan.events.length === 0) break;
+      batch.push(...plan.events);
+      fold(plan.events);
+    }
+    return batch;
   }
 
   private async reload(): Promise<void> {

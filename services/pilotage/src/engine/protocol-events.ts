@@ -30,6 +30,11 @@ export class ProtocolEventsPublisher implements Projection {
     private readonly subjectPrefix: string,
   ) {}
 
+  /** A batch's messages are published at once (the bus keeps their order per subject). */
+  async applyBatch(events: RecordedEvent[]): Promise<void> {
+    await Promise.all(events.map((event) => this.apply(event)));
+  }
+
   async apply(recorded: RecordedEvent): Promise<void> {
     if (!recorded.streamId.startsWith('run-')) return;
     const event = recorded as RecordedEvent & RunEvent;
@@ -61,8 +66,10 @@ export class ProtocolEventsPublisher implements Projection {
     };
     switch (event.type) {
       case 'TaskStarted':
-        await publish('CO_COMPONENT_START', event.data, { containerName: event.data.containerName });
-        await publish('CO_TASK_START', event.data, { status: 'running' });
+        await Promise.all([
+          publish('CO_COMPONENT_START', event.data, { containerName: event.data.containerName }),
+          publish('CO_TASK_START', event.data, { status: 'running' }),
+        ]);
         break;
       case 'TaskStatusReported':
         await publish('CO_TASK_STATUS', event.data, { status: event.data.status, event: event.data.event, info: event.data.info });

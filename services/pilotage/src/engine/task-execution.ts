@@ -386,19 +386,15 @@ export class TaskExecution {
     const state = this.context.state();
     this.flushing = this.flushing.then(async () => {
       if (lines.length === 0) return;
-      // Stored per source so that each batch has one key range.
-      for (const source of ['engine', 'container'] as const) {
-        const batch = lines.filter((line) => line.source === source);
-        try {
-          await this.context.logs.write(batch, {
-            tenant: state.tenant,
-            project: state.project,
-            workflowId: state.workflowId,
-            traceparent: state.traceparent,
-          });
-        } catch (error) {
-          this.context.logger.error({ err: error, task: this.task }, 'could not store task log lines');
-        }
+      try {
+        await this.context.logs.write(lines, {
+          tenant: state.tenant,
+          project: state.project,
+          workflowId: state.workflowId,
+          traceparent: state.traceparent,
+        });
+      } catch (error) {
+        this.context.logger.error({ err: error, task: this.task }, 'could not store task log lines');
       }
     });
     return this.flushing;

@@ -70,7 +70,11 @@ export class TaskLogStore {
       `INSERT ${mysql ? 'IGNORE' : 'OR IGNORE'} INTO pilotage_task_logs (run_id, task, attempt, source, seq, stream, logged_at, line) VALUES ${rows}`,
       values,
     );
-    this.publish(lines, context);
+    // One message per source, so that each message has one key range.
+    for (const source of ['engine', 'container'] as const) {
+      const batch = lines.filter((line) => line.source === source);
+      if (batch.length > 0) this.publish(batch, context);
+    }
   }
 
   /**
