@@ -9,3 +9,4 @@ export * from './projection';
 export * from './idempotent-consumer';
 export * from './event-subscriber';
 export * from './wake-signal';
+export * from './named-lock';

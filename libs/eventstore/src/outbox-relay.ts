@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import type { QueryRunner } from 'typeorm';
 import { eventSubject, type EventBus, type OutgoingMessage } from '@co/bus';
 import { SpanKind, extractTraceContext, injectTraceHeaders, withSpan } from '@co/telemetry';
 import type { Checkpoints } from './checkpoints';
 import { DEFAULT_FEED_OPTIONS, EventFeed, type EventFeedOptions } from './event-feed';
 import type { EventStore } from './event-store';
 import { aggregateOf, type RecordedEvent } from './events';
+import { NamedLock } from './named-lock';
 import { WakeSignal } from './wake-signal';
 
 const LOCK_CHECK_INTERVAL_MS = 5000;
@@ -55,7 +55,7 @@ export class OutboxRelay {
   private readonly checkpointName: string;
   private running?: Promise<void>;
   private stopping = false;
-  private lockRunner?: QueryRunner;
+  private readonly lock: NamedLock;
   private lockCheckedAt = 0;
   /** The stored checkpoint, known while this relay is the only one publishing. */
   private checkpoint?: number;
@@ -70,6 +70,7 @@ export class OutboxRelay {
   ) {
     this.feed = new EventFeed(store, { ...DEFAULT_FEED_OPTIONS, ...options.feed });
     this.checkpointName = `relay:${options.name ?? 'outbox'}`;
+    this.lock = new NamedLock(store.db, this.checkpointName);
   }
 
   get publishedCount(): number {
@@ -154,44 +155,22 @@ export class OutboxRelay {
 
   private async holdLeadership(): Promise<boolean> {
     if (this.store.db.dialect !== 'mysql') return true;
-    if (this.lockRunner && !this.lockRunner.isReleased) {
+    if (this.lock.held) {
       // Checked now and then, not on every wake-up: a relay that lost its lock without
       // noticing publishes a few copies at most, which de-duplication absorbs.
       if (Date.now() - this.lockCheckedAt < LOCK_CHECK_INTERVAL_MS) return true;
-      const [row] = await this.lockRunner.query('SELECT IS_USED_LOCK(?) = CONNECTION_ID() AS mine', [this.lockName()]);
       this.lockCheckedAt = Date.now();
-      if (Number(row.mine) === 1) return true;
-      await this.releaseLeadership();
+      if (await this.lock.confirm()) return true;
     }
-    const runner = this.store.db.dataSource.createQueryRunner();
-    await runner.connect();
-    const [row] = await runner.query('SELECT GET_LOCK(?, 0) AS acquired', [this.lockName()]);
-    if (Number(row.acquired) === 1) {
-      this.lockRunner = runner;
-      this.lockCheckedAt = Date.now();
-      // Another replica may have published while this one did not hold the lock.
-      this.checkpoint = undefined;
-      return true;
-    }
-    await runner.release();
-    return false;
+    if (!(await this.lock.tryAcquire())) return false;
+    this.lockCheckedAt = Date.now();
+    // Another replica may have published while this one did not hold the lock.
+    this.checkpoint = undefined;
+    return true;
   }
 
-  private async releaseLeadership(): Promise<void> {
-    const runner = this.lockRunner;
-    this.lockRunner = undefined;
-    if (!runner || runner.isReleased) return;
-    try {
-      await runner.query('SELECT RELEASE_LOCK(?)', [this.lockName()]);
-    } finally {
-      await runner.release();
-    }
-  }
-
-  private lockName(): string {
-    const options = this.store.db.dataSource.options as { database?: string; url?: string };
-    const database = options.database ?? new URL(options.url ?? 'mysql://x/db').pathname.slice(1);
-    return `co:${database}:${this.checkpointName}`.slice(0, 64);
+  private releaseLeadership(): Promise<void> {
+    return this.lock.release();
   }
 }
 

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { NATS_URL, eventually } from '../../../test/support/infra';
 import { action, call, finishedRun, runStatus, sh, workflow } from './support/api';
@@ -5,37 +7,7 @@ import { TaskTokens } from '../src/engine/task-token';
 import { ensureBusyboxImage } from './support/podman';
 import { startPilotage, type TestPilotage } from './support/pilotage';
 
-const HELLO_DATA = `apiVersion: containerops.io/v1
-kind: Workflow
-metadata:
-  name: hello-data
-  project: default/admin
-spec:
-  stages:
-    - name: produce
-      sequencing: parallel
-      actions:
-        - name: left
-          image: localhost/co-busybox:1
-          pullPolicy: IfNotPresent
-          command: ["sh", "-c", "echo '[COUT] word = hello'"]
-          outputs: [word]
-        - name: right
-          image: localhost/co-busybox:1
-          pullPolicy: IfNotPresent
-          command: ["sh", "-c", "echo '[COUT] word = world'"]
-          outputs: [word]
-    - name: consume
-      actions:
-        - name: join
-          image: localhost/co-busybox:1
-          pullPolicy: IfNotPresent
-          inputs:
-            a: \${stages.produce.left.outputs.word}
-            b: \${stages.produce.right.outputs.word}
-          command: ["sh", "-c", "echo \\"$CO_DATA\\" | grep -q hello && echo '[COUT] joined = hello-world'"]
-          outputs: [joined]
-`;
+const HELLO_DATA = readFileSync(path.join(__dirname, 'fixtures/hello-data.yaml'), 'utf8');
 
 jest.setTimeout(120_000);
 

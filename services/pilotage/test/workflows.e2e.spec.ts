@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Ajv2020 from 'ajv/dist/2020';
 import { parse as parseYaml } from 'yaml';
@@ -6,37 +8,7 @@ import { WORKFLOW_MAX_BYTES } from '../src/workflows/workflow-input';
 import { ensureBusyboxImage } from './support/podman';
 import { startPilotage, type TestPilotage } from './support/pilotage';
 
-const HELLO_DATA = `apiVersion: containerops.io/v1
-kind: Workflow
-metadata:
-  name: hello-data
-  project: default/admin
-spec:
-  stages:
-    - name: produce
-      sequencing: parallel
-      actions:
-        - name: left
-          image: localhost/co-busybox:1
-          pullPolicy: IfNotPresent
-          command: ["sh", "-c", "echo '[COUT] word = hello'"]
-          outputs: [word]
-        - name: right
-          image: localhost/co-busybox:1
-          pullPolicy: IfNotPresent
-          command: ["sh", "-c", "echo '[COUT] word = world'"]
-          outputs: [word]
-    - name: consume
-      actions:
-        - name: join
-          image: localhost/co-busybox:1
-          pullPolicy: IfNotPresent
-          inputs:
-            a: \${stages.produce.left.outputs.word}
-            b: \${stages.produce.right.outputs.word}
-          command: ["sh", "-c", "echo \\"$CO_DATA\\" | grep -q hello && echo '[COUT] joined = hello-world'"]
-          outputs: [joined]
-`;
+const HELLO_DATA = readFileSync(path.join(__dirname, 'fixtures/hello-data.yaml'), 'utf8');
 
 /** A workflow document in any project. */
 function inProject(project: string, name: string, stages: unknown[] = [{ name: 'only', actions: [sh('say', 'echo hi')] }], spec: Record<string, unknown> = {}) {

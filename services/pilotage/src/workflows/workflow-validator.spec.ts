@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import type { ValidationIssue, WorkflowDocument } from './workflow-definition';
 import { parseWorkflowText } from './workflow-parser';
 import {
@@ -10,38 +12,7 @@ import {
   WorkflowIssueCodes as C,
 } from './workflow-validator';
 
-const HELLO_DATA = `
-apiVersion: containerops.io/v1
-kind: Workflow
-metadata:
-  name: hello-data
-  project: default/admin
-spec:
-  stages:
-    - name: produce
-      sequencing: parallel
-      actions:
-        - name: left
-          image: localhost/co-busybox:1
-          pullPolicy: IfNotPresent
-          command: ["sh", "-c", "echo '[COUT] word = hello'"]
-          outputs: [word]
-        - name: right
-          image: localhost/co-busybox:1
-          pullPolicy: IfNotPresent
-          command: ["sh", "-c", "echo '[COUT] word = world'"]
-          outputs: [word]
-    - name: consume
-      actions:
-        - name: join
-          image: localhost/co-busybox:1
-          pullPolicy: IfNotPresent
-          inputs:
-            a: \${stages.produce.left.outputs.word}
-            b: \${stages.produce.right.outputs.word}
-          command: ["sh", "-c", "echo \\"$CO_DATA\\" | grep -q hello && echo '[COUT] joined = hello-world'"]
-          outputs: [joined]
-`;
+const HELLO_DATA = readFileSync(path.join(__dirname, '../../test/fixtures/hello-data.yaml'), 'utf8');
 
 type Doc = Record<string, unknown> & { spec: Record<string, unknown> };
 
