@@ -247,13 +247,13 @@ export class TaskExecution {
   private async watchLogStream(id: string, following: Promise<void>): Promise<void> {
     let ended = false;
     const done = following.finally(() => (ended = true));
+    const pause = (ms: number) => Promise.race([done, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
     for (;;) {
-      const tick = new Promise((resolve) => setTimeout(resolve, LOG_CHECK_MS));
-      await Promise.race([done, tick]);
+      await pause(LOG_CHECK_MS);
       if (ended) return done;
       const info = await this.context.runtime.inspect(id).catch(() => undefined);
       if (info && info.state !== 'exited') continue;
-      await Promise.race([done, new Promise((resolve) => setTimeout(resolve, LOG_DRAIN_MS))]);
+      await pause(LOG_DRAIN_MS);
       if (ended) return done;
       this.abort.abort();
       this.engineLine(`the log stream stayed open ${LOG_DRAIN_MS} ms after the container exited; stopped reading it`, 'stderr');
