@@ -15,6 +15,12 @@ import {
 import { DockerApiError, DockerEngineClient, demultiplexLogs, readJsonLines } from './docker-engine.client';
 import { resolveDockerSocket } from './docker-socket';
 
+/**
+ * Calls that should answer at once get this long before they count as a hung engine
+ * (pulls, waits and log streams are long by nature and have none).
+ */
+const CALL_TIMEOUT_MS = 60_000;
+
 export interface RegistryCredentials {
   username: string;
   password: string;
@@ -71,7 +77,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async hasImage(image: string): Promise<boolean> {
-    const { status } = await this.engine.call('GET', `/images/${imagePath(image)}/json`, { allow: [404] });
+    const { status } = await this.engine.call('GET', `/images/${imagePath(image)}/json`, { allow: [404], timeoutMs: CALL_TIMEOUT_MS });
     return status !== 404;
   }
 
@@ -105,6 +111,7 @@ export class DockerRuntime implements ContainerRuntime {
   async create(spec: ContainerSpec): Promise<string> {
     try {
       const { body } = await this.engine.call<{ Id: string }>('POST', '/containers/create', {
+        timeoutMs: CALL_TIMEOUT_MS,
         query: { name: spec.name },
         body: containerConfig(spec),
       });
@@ -119,7 +126,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async start(id: string): Promise<void> {
     try {
-      await this.engine.call('POST', `/containers/${encodeURIComponent(id)}/start`); // 304: already started
+      await this.engine.call('POST', `/containers/${encodeURIComponent(id)}/start`, { timeoutMs: CALL_TIMEOUT_MS }); // 304: already started
     } catch (error) {
       if (!(error instanceof DockerApiError)) throw error;
       throw new RuntimeError(`container ${id} could not start: ${error.engineMessage}`, 'failed');
@@ -127,13 +134,13 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async inspect(idOrName: string): Promise<ContainerInfo | undefined> {
-    const { status, body } = await this.engine.call<InspectAnswer>('GET', `/containers/${encodeURIComponent(idOrName)}/json`, { allow: [404] });
+    const { status, body } = await this.engine.call<InspectAnswer>('GET', `/containers/${encodeURIComponent(idOrName)}/json`, { allow: [404], timeoutMs: CALL_TIMEOUT_MS });
     return status === 404 ? undefined : containerInfo(body);
   }
 
   async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
     const filters = JSON.stringify({ label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) });
-    const { body } = await this.engine.call<Array<{ Id: string }>>('GET', '/containers/json', { query: { all: true, filters } });
+    const { body } = await this.engine.call<Array<{ Id: string }>>('GET', '/containers/json', { query: { all: true, filters }, timeoutMs: CALL_TIMEOUT_MS });
     // The summaries lack exit codes and times; inspect each (one that vanished meanwhile is skipped).
     const infos = await Promise.all(body.map((summary) => this.inspect(summary.Id)));
     return infos.filter((info): info is ContainerInfo => info !== undefined);
@@ -166,11 +173,12 @@ export class DockerRuntime implements ContainerRuntime {
   async stop(id: string, graceSeconds: number): Promise<void> {
     // The engine sends SIGTERM, then SIGKILL after `t` seconds; 304 = not running, 404 = gone.
     const t = Math.max(0, Math.ceil(graceSeconds));
-    await this.engine.call('POST', `/containers/${encodeURIComponent(id)}/stop`, { query: { t }, allow: [404] });
+    await this.engine.call('POST', `/containers/${encodeURIComponent(id)}/stop`, { query: { t }, allow: [404], timeoutMs: CALL_TIMEOUT_MS + t * 1000 });
   }
 
   async remove(id: string): Promise<void> {
     const { status, body } = await this.engine.call<{ message?: string }>('DELETE', `/containers/${encodeURIComponent(id)}`, {
+      timeoutMs: CALL_TIMEOUT_MS,
       query: { force: true, v: true },
       allow: [404, 409],
     });
