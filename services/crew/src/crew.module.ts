@@ -1,5 +1,49 @@
-import { Module } from '@nestjs/common';
+import { Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
+import { AuthController } from './auth/auth.controller';
+import { AuthService } from './auth/auth.service';
+import { LoginThrottle } from './auth/login-throttle';
+import { RefreshTokens } from './auth/refresh-tokens';
+import { SigningKeys } from './auth/signing-keys';
+import { CREW_SETTINGS, loadCrewSettings, type CrewSettings } from './crew-settings';
+import { bootstrapAdmin } from './users/admin-bootstrap';
+import { dummyHash } from './users/password-hasher';
+import { UsersController } from './users/users.controller';
+import { UsersService } from './users/users.service';
+
+class CrewStartup implements OnApplicationBootstrap {
+  constructor(
+    @Inject(SERVICE_RUNTIME) private readonly runtime: ServiceRuntime,
+    @Inject(CREW_SETTINGS) private readonly settings: CrewSettings,
+    @Inject(UsersService) private readonly users: UsersService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    // Made before the first login, so that an unknown user's first attempt costs one scrypt, not two.
+    await dummyHash();
+    await bootstrapAdmin(this.users, this.runtime.logger.child({ component: 'bootstrap' }), this.settings.adminPassword);
+  }
+}
 
 /** Crew: tenancy and access: users, organizations, projects, roles, tokens, quotas and audit. */
-@Module({})
+@Module({
+  controllers: [UsersController, AuthController],
+  providers: [
+    UsersService,
+    AuthService,
+    CrewStartup,
+    { provide: CREW_SETTINGS, useFactory: () => loadCrewSettings(process.env) },
+    { provide: LoginThrottle, useFactory: () => new LoginThrottle() },
+    {
+      provide: SigningKeys,
+      inject: [SERVICE_RUNTIME, CREW_SETTINGS],
+      useFactory: async (runtime: ServiceRuntime, settings: CrewSettings) => {
+        const keys = new SigningKeys(runtime.db, settings.keyRotationDays);
+        await keys.initialize();
+        return keys;
+      },
+    },
+    { provide: RefreshTokens, inject: [SERVICE_RUNTIME], useFactory: (runtime: ServiceRuntime) => new RefreshTokens(runtime.db) },
+  ],
+})
 export class CrewModule {}

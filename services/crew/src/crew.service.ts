@@ -1,9 +1,15 @@
 import type { ServiceDefinition } from '@co/service-kit';
+import { loadCrewSettings } from './crew-settings';
 import { CrewModule } from './crew.module';
+import { CreateCrew1763900000000 } from './migrations/1763900000000-create-crew';
+import { UsersProjection } from './users/users.projection';
 
 export const crewService: ServiceDefinition = {
   name: 'crew',
   title: 'ContainerOps crew',
   description: 'ContainerOps crew: tenancy and access: users, organizations, projects, roles, tokens, quotas and audit.',
   module: CrewModule,
+  checkConfig: (env) => void loadCrewSettings(env),
+  migrations: [CreateCrew1763900000000],
+  projections: () => [new UsersProjection()],
 };
