@@ -25,7 +25,7 @@ export async function bootstrapAdmin(users: UsersService, logger: Logger, config
     logger.info('bootstrap administrator "admin" created with the password from CO_ADMIN_PASSWORD');
   } else {
     logger.warn(
-      `bootstrap administrator "admin" created with the generated password ${password} ; it is shown only this once: log in and change it (or set CO_ADMIN_PASSWORD before the first start)`,
+      `bootstrap administrator "admin" created with the generated password ${password} ; it is shown only this once: keep it somewhere safe (or set CO_ADMIN_PASSWORD before the first start; changing a password comes with a later version)`,
     );
   }
   return 'created';
