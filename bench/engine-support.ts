@@ -2,10 +2,10 @@
  * Small helpers of the engine benchmark (bench/engine.bench.ts): parameters,
  * statistics, formatting, the cleanup stack and CPU accounting.
  */
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { CLOCK_TICKS, findPids } from './proc-stats';
 
 export const now = () => performance.now();
 
@@ -164,30 +164,6 @@ export function installAbortHandlers(): void {
 // CPU of this process, of the MariaDB and NATS servers (when local and readable) and
 // of the whole machine.
 
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function findPids(names: string[]): number[] {
-  const pids: number[] = [];
-  try {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        if (names.includes(readFileSync(`/proc/${entry}/comm`, 'utf8').trim())) pids.push(Number(entry));
-      } catch {
-        // gone, or not ours to read
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return pids;
-}
 
 const PIDS = {
   mariadb: findPids(['mariadbd', 'mysqld']),

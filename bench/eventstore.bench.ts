@@ -18,9 +18,9 @@
  * (see CONFIG). It creates its own databases and JetStream streams and removes them at
  * the end, also on failure or Ctrl-C. It exits 0 whether the goals are met or not.
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -54,6 +54,7 @@ import {
 } from '@co/eventstore';
 import { insertReadModelRows } from './read-model';
 import type { SubscriberChildOptions } from './eventstore-subscriber';
+import { CLOCK_TICKS, findPids } from './proc-stats';
 
 // ---------------------------------------------------------------------------------------
 // Parameters
@@ -332,30 +333,6 @@ async function innodbStatus(infra: Infra): Promise<Record<string, number>> {
 // CPU of the whole machine and of the MariaDB server process (when it runs on this
 // machine and /proc is readable; otherwise the figures are n/a).
 
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function findPids(names: string[]): number[] {
-  const pids: number[] = [];
-  try {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        if (names.includes(readFileSync(`/proc/${entry}/comm`, 'utf8').trim())) pids.push(Number(entry));
-      } catch {
-        // gone, or not ours to read
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return pids;
-}
 
 const SERVER_PIDS = findPids(['mariadbd', 'mysqld']);
 const NATS_PIDS = findPids(['nats-server']);

@@ -10,3 +10,4 @@ export * from './idempotent-consumer';
 export * from './event-subscriber';
 export * from './wake-signal';
 export * from './named-lock';
+export * from './sql-dialect';

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Database } from '@co/eventstore';
+import { sqlTime, type Database } from '@co/eventstore';
 import { REFRESH_TOKEN_SECONDS } from '../crew-settings';
 import { InvalidRefreshTokenError } from './auth-errors';
 
@@ -31,7 +31,7 @@ export class RefreshTokens {
     const hash = hashToken(token);
     await this.db.query(
       'INSERT INTO crew_refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at, revoked_at, replaced_by) VALUES (?, ?, ?, ?, ?, NULL, NULL)',
-      [hash, familyId, userId, this.time(now), this.time(new Date(now.getTime() + REFRESH_TOKEN_SECONDS * 1000))],
+      [hash, familyId, userId, sqlTime(this.db, now), sqlTime(this.db, new Date(now.getTime() + REFRESH_TOKEN_SECONDS * 1000))],
     );
     return { token, hash };
   }
@@ -48,7 +48,7 @@ export class RefreshTokens {
     const next = await this.issue(row.user_id, row.family_id, now);
     // Conditional: of two concurrent refreshes with the same token only one wins.
     await this.db.query('UPDATE crew_refresh_tokens SET revoked_at = ?, replaced_by = ? WHERE token_hash = ? AND revoked_at IS NULL', [
-      this.time(now),
+      sqlTime(this.db, now),
       next.hash,
       row.token_hash,
     ]);
@@ -63,7 +63,7 @@ export class RefreshTokens {
   /** Revokes `token` (logout). Unknown or already revoked tokens are ignored. */
   async revoke(token: string, now = new Date()): Promise<void> {
     await this.db.query('UPDATE crew_refresh_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL', [
-      this.time(now),
+      sqlTime(this.db, now),
       hashToken(token),
     ]);
   }
@@ -75,10 +75,6 @@ export class RefreshTokens {
   }
 
   private async revokeFamily(familyId: string, now: Date): Promise<void> {
-    await this.db.query('UPDATE crew_refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL', [this.time(now), familyId]);
-  }
-
-  private time(date: Date): Date | string {
-    return this.db.dialect === 'mysql' ? date : date.toISOString();
+    await this.db.query('UPDATE crew_refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL', [sqlTime(this.db, now), familyId]);
   }
 }

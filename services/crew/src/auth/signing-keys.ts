@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike } from 'jose';
-import type { Database } from '@co/eventstore';
+import { sqlTime, type Database } from '@co/eventstore';
 import { ACCESS_TOKEN_SECONDS } from '../crew-settings';
 
 export const SIGNING_ALG = 'EdDSA';
@@ -51,10 +51,10 @@ export class SigningKeys {
         SIGNING_ALG,
         JSON.stringify(publicJwk),
         JSON.stringify(privateJwk),
-        this.time(now),
+        sqlTime(this.db, now),
       ]);
       // Every older active key (another replica's included) is retired now.
-      await this.db.query('UPDATE crew_signing_keys SET retired_at = ? WHERE retired_at IS NULL AND kid <> ?', [this.time(now), kid]);
+      await this.db.query('UPDATE crew_signing_keys SET retired_at = ? WHERE retired_at IS NULL AND kid <> ?', [sqlTime(this.db, now), kid]);
     }
     await this.reload(now);
   }
@@ -87,10 +87,6 @@ export class SigningKeys {
   private async newestActive(): Promise<KeyRow | undefined> {
     const rows = await this.db.query<KeyRow[]>('SELECT * FROM crew_signing_keys WHERE retired_at IS NULL');
     return rows.sort((a, b) => new Date(b.created_at).getTime() - new Date(a.created_at).getTime())[0];
-  }
-
-  private time(date: Date): Date | string {
-    return this.db.dialect === 'mysql' ? date : date.toISOString();
   }
 }
 

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { migrationTypes } from '@co/eventstore';
 
 /**
  * Crew's read model of users and its plain tables: password credentials, refresh
@@ -9,12 +10,7 @@ export class CreateCrew1763900000000 implements MigrationInterface {
   name = 'CreateCrew1763900000000';
 
   async up(runner: QueryRunner): Promise<void> {
-    const mysql = runner.connection.options.type === 'mysql';
-    const table = mysql ? ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin' : '';
-    const text = mysql ? 'LONGTEXT' : 'TEXT';
-    const time = mysql ? 'DATETIME(6)' : 'TEXT';
-    const id = mysql ? 'VARCHAR(64)' : 'TEXT';
-    const name = mysql ? 'VARCHAR(191)' : 'TEXT';
+    const { table, text, time, id, name } = migrationTypes(runner);
     await runner.query(`
       CREATE TABLE crew_users (
         id ${id} NOT NULL PRIMARY KEY,

@@ -1,10 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import type { Projection, RecordedEvent } from '@co/eventstore';
+import { sqlTime, type Projection, type RecordedEvent } from '@co/eventstore';
 import type { UserEvent } from './user.events';
-
-function time(manager: EntityManager, date: Date): Date | string {
-  return manager.connection.options.type === 'mysql' ? date : date.toISOString();
-}
 
 /** `crew_users`: the users as they are now (no credentials). */
 export class UsersProjection implements Projection {
@@ -14,7 +10,7 @@ export class UsersProjection implements Projection {
     if (!recorded.streamId.startsWith('user-')) return;
     const event = recorded as RecordedEvent & UserEvent;
     const id = recorded.streamId.slice('user-'.length);
-    const at = time(manager, recorded.occurredAt);
+    const at = sqlTime(manager, recorded.occurredAt);
     if (event.type === 'UserCreated') {
       await manager.query('INSERT INTO crew_users (id, username, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', [
         id,

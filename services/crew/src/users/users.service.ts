@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { ConflictError, InvalidInputError, NotFoundError } from '@co/common';
-import { ConcurrencyConflictError, Database, EventStore, ProjectionRunner, type RecordedEvent } from '@co/eventstore';
+import { ConcurrencyConflictError, Database, EventStore, ProjectionRunner, type RecordedEvent, sqlTime } from '@co/eventstore';
 import { hashPassword, passwordProblem } from './password-hasher';
 import { evolveUser, USERNAME, usernameStreamId, userStreamId, type UserCreated, type UserEvent, type UserState } from './user.events';
 
@@ -57,7 +57,7 @@ export class UsersService {
     const hash = await hashPassword(input.password);
     const id = randomUUID();
     await this.claimUsername(input.username, id);
-    await this.db.query('INSERT INTO crew_credentials (user_id, password_hash, updated_at) VALUES (?, ?, ?)', [id, hash, this.time(new Date())]);
+    await this.db.query('INSERT INTO crew_credentials (user_id, password_hash, updated_at) VALUES (?, ?, ?)', [id, hash, sqlTime(this.db, new Date())]);
     let recorded: RecordedEvent<UserCreated>[];
     try {
       recorded = await this.store.append<UserCreated>(
@@ -128,10 +128,6 @@ export class UsersService {
       }
     }
     throw new ConflictError('USER.NAME_TAKEN', `The username ${username} is being created right now; choose another.`);
-  }
-
-  private time(date: Date): Date | string {
-    return this.db.dialect === 'mysql' ? date : date.toISOString();
   }
 
   private fold(events: RecordedEvent[]): UserState {

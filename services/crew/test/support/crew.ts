@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { startService, type RunningService } from '@co/service-kit';
-import { deleteStreams, uniqueName } from '../../../../test/support/infra';
+import { deleteStreams, uniqueName, withEnvironment } from '../../../../test/support/infra';
 import { testServiceConfig } from '../../../../test/support/services';
 import { crewService } from '../../src/crew.service';
 
@@ -50,20 +50,7 @@ export async function startCrew(env: Record<string, string | undefined> = {}, sh
     },
   });
   const logger = pino({ level: 'info', base: { service: 'crew' }, messageKey: 'msg' }, sink);
-  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
-  let service: RunningService;
-  try {
-    service = await startService(crewService, config, { logger });
-  } finally {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
+  const service = await withEnvironment(env, () => startService(crewService, config, { logger }));
   return {
     service,
     url: service.httpUrl,

@@ -3,7 +3,7 @@ import { ConcurrencyConflictError, DEFAULT_FEED_OPTIONS, EventFeed, type EventSt
 import type { RunEvent } from '../runs/run.events';
 import { taskKey } from '../runs/run.events';
 import { planRun, type AttemptRef, type StopInstruction } from '../runs/run-planner';
-import { currentAttempt, evolve, findTask, isTerminal, type RunState } from '../runs/run-state';
+import { currentAttempt, evolve, findTask, isTerminal, recordedRunEvent, type RunState } from '../runs/run-state';
 import { CONTAINER_LABELS, type ContainerRuntime } from '../runtime/container-runtime';
 import type { EngineSettings } from './engine-settings';
 import type { TaskLogStore } from './task-logs';
@@ -27,11 +27,6 @@ export interface EngineDependencies {
   activeRuns(): Promise<{ position: number; streamIds: string[] }>;
 }
 
-type RecordedRunEvent = RecordedEvent & RunEvent;
-
-function toEvolvable(event: RecordedEvent) {
-  return { ...(event as RecordedRunEvent), tenant: event.metadata.tenant };
-}
 
 /**
  * Drives one run: after every change it asks the planner what comes next, appends
@@ -61,7 +56,7 @@ class RunDriver {
         await this.reload();
         return;
       }
-      this.state = evolve(this.state, toEvolvable(event));
+      this.state = evolve(this.state, recordedRunEvent(event));
     });
   }
 
@@ -108,7 +103,7 @@ class RunDriver {
       await this.advance();
     });
     this.chain = run.catch((error: unknown) => {
-      this.engine.logger.error({ err: error, run: this.state.id }, 'run step failed; retrying in 1 s');
+      this.engine.deps.logger.error({ err: error, run: this.state.id }, 'run step failed; retrying in 1 s');
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.kick(), 1000);
     });
@@ -124,7 +119,7 @@ class RunDriver {
     for (let attempt = 1; ; attempt++) {
       try {
         const batch = planned ? events : this.withConsequences(events);
-        const recorded = await this.engine.store.append<RunEvent['data']>(this.state.streamId, this.state.version, batch, {
+        const recorded = await this.engine.deps.store.append<RunEvent['data']>(this.state.streamId, this.state.version, batch, {
           actor: 'system:pilotage',
           tenant: this.state.tenant,
           correlationId: this.state.id,
@@ -136,7 +131,7 @@ class RunDriver {
             const started = findTask(this.state, stage, action)?.attempts.find((candidate) => candidate.attempt === attempt)?.startedAt;
             this.engine.deps.metrics?.recorded(event, started);
           } else this.engine.deps.metrics?.recorded(event);
-          this.state = evolve(this.state, toEvolvable(event));
+          this.state = evolve(this.state, recordedRunEvent(event));
         }
         return;
       } catch (error) {
@@ -171,8 +166,8 @@ class RunDriver {
   }
 
   private async reload(): Promise<void> {
-    const events = await this.engine.store.readStream(this.state.streamId, this.state.version + 1);
-    for (const event of events) this.state = evolve(this.state, toEvolvable(event));
+    const events = await this.engine.deps.store.readStream(this.state.streamId, this.state.version + 1);
+    for (const event of events) this.state = evolve(this.state, recordedRunEvent(event));
   }
 
   /** Plans and acts until the plan holds nothing new to append. */
@@ -201,12 +196,12 @@ class RunDriver {
     const existing = this.executions.get(key);
     if (existing || this.closed) return existing;
     const execution = new TaskExecution(ref, {
-      runtime: this.engine.runtime,
-      logs: this.engine.logs,
-      tokens: this.engine.tokens,
-      settings: this.engine.settings,
-      engineId: this.engine.engineId,
-      logger: this.engine.logger,
+      runtime: this.engine.deps.runtime,
+      logs: this.engine.deps.logs,
+      tokens: this.engine.deps.tokens,
+      settings: this.engine.deps.settings,
+      engineId: this.engine.deps.engineId,
+      logger: this.engine.deps.logger,
       record: (events) => this.record(events),
       state: () => this.state,
     });
@@ -261,28 +256,6 @@ export class Engine {
     this.feed = new EventFeed(deps.store, DEFAULT_FEED_OPTIONS);
   }
 
-  get store() {
-    return this.deps.store;
-  }
-  get runtime() {
-    return this.deps.runtime;
-  }
-  get logs() {
-    return this.deps.logs;
-  }
-  get tokens() {
-    return this.deps.tokens;
-  }
-  get settings() {
-    return this.deps.settings;
-  }
-  get engineId() {
-    return this.deps.engineId;
-  }
-  get logger() {
-    return this.deps.logger;
-  }
-
   async start(): Promise<void> {
     if (this.following) return;
     this.stopping = false;
@@ -293,7 +266,7 @@ export class Engine {
       const events = await this.deps.store.readStream(streamId);
       if (events.length === 0) continue;
       let state: RunState | undefined;
-      for (const event of events) state = evolve(state, toEvolvable(event));
+      for (const event of events) state = evolve(state, recordedRunEvent(event));
       if (!state || isTerminal(state.status)) continue;
       this.drivers.set(streamId, new RunDriver(state, this));
     }
@@ -358,7 +331,7 @@ export class Engine {
       return;
     }
     if (event.type !== 'RunRequested' || event.streamVersion !== 1) return;
-    const state = evolve(undefined, toEvolvable(event));
+    const state = evolve(undefined, recordedRunEvent(event));
     this.drivers.set(event.streamId, new RunDriver(state, this));
     this.admit(state.workflowId);
   }

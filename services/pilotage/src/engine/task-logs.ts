@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { EventBus } from '@co/bus';
-import type { Database } from '@co/eventstore';
+import { sqlTime, type Database } from '@co/eventstore';
 import { InvalidInputError } from '@co/common';
 
 export interface TaskLogLine {
@@ -62,7 +62,7 @@ export class TaskLogStore {
       line.source,
       line.seq,
       line.stream,
-      mysql ? line.time : line.time.toISOString(),
+      sqlTime(this.db, line.time),
       line.text,
     ]);
     const rows = lines.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');

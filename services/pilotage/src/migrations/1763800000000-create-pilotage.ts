@@ -1,16 +1,12 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { migrationTypes } from '@co/eventstore';
 
 /** Read models of workflows and runs, the task log store and the engine's settings. */
 export class CreatePilotage1763800000000 implements MigrationInterface {
   name = 'CreatePilotage1763800000000';
 
   async up(runner: QueryRunner): Promise<void> {
-    const mysql = runner.connection.options.type === 'mysql';
-    const table = mysql ? ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin' : '';
-    const text = mysql ? 'LONGTEXT' : 'TEXT';
-    const time = mysql ? 'DATETIME(6)' : 'TEXT';
-    const id = mysql ? 'VARCHAR(64)' : 'TEXT';
-    const name = mysql ? 'VARCHAR(191)' : 'TEXT';
+    const { table, text, time, id, name } = migrationTypes(runner);
     await runner.query(`
       CREATE TABLE pilotage_settings (
         name ${name} NOT NULL PRIMARY KEY,

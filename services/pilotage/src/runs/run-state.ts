@@ -1,3 +1,4 @@
+import type { RecordedEvent } from '@co/eventstore';
 import type { ParamValue, WorkflowDocument } from '../workflows/workflow-definition';
 import {
   RUN_FINISHED_STATUS,
@@ -81,6 +82,11 @@ export function findTask(state: RunState, stage: string, action: string): TaskSt
 
 export function currentAttempt(task: TaskState): AttemptState | undefined {
   return task.attempts[task.attempts.length - 1];
+}
+
+/** A recorded run event as `evolve` takes it (the tenant comes from its metadata). */
+export function recordedRunEvent(event: RecordedEvent) {
+  return { ...(event as RecordedEvent & RunEvent), tenant: event.metadata.tenant };
 }
 
 /** Applies one event; returns a new state (the input is not modified). */

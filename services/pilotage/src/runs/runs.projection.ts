@@ -1,13 +1,11 @@
 import type { EntityManager } from 'typeorm';
-import type { Projection, RecordedEvent } from '@co/eventstore';
-import type { RunEvent } from './run.events';
-import { evolve, type RunState } from './run-state';
+import { sqlTime, type Projection, type RecordedEvent } from '@co/eventstore';
+import { evolve, recordedRunEvent, type RunState } from './run-state';
 
 export const RUNS_PROJECTION = 'pilotage-runs';
 
 function time(manager: EntityManager, value: string | undefined): Date | string | null {
-  if (!value) return null;
-  return manager.connection.options.type === 'mysql' ? new Date(value) : new Date(value).toISOString();
+  return value ? sqlTime(manager, new Date(value)) : null;
 }
 
 /** A run's row: its state without the snapshot, which has a column of its own (written once). */
@@ -51,7 +49,7 @@ export class RunsProjection implements Projection {
       }
       for (const recorded of runEvents) {
         if (state && state.version >= recorded.streamVersion) continue;
-        state = evolve(state, { ...(recorded as RecordedEvent & RunEvent), tenant: recorded.metadata.tenant });
+        state = evolve(state, recordedRunEvent(recorded));
       }
       if (!state) continue;
       if (exists) {

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { ConflictError, DomainError, InvalidInputError, NotFoundError } from '@co/common';
-import { ConcurrencyConflictError, Database, EventStore, ProjectionRunner, type RecordedEvent } from '@co/eventstore';
+import { ConcurrencyConflictError, Database, EventStore, ProjectionRunner } from '@co/eventstore';
 import { currentTraceparent } from '@co/telemetry';
 import type { ParamValue, WorkflowDocument } from '../workflows/workflow-definition';
 import { tenantOf, WorkflowsService } from '../workflows/workflows.service';
-import { runStreamId, TERMINAL_RUN_STATUSES, type RunEvent, type RunTrigger } from './run.events';
-import { evolve, isTerminal, type RunState } from './run-state';
+import { runStreamId, TERMINAL_RUN_STATUSES, type RunTrigger } from './run.events';
+import { evolve, isTerminal, recordedRunEvent, type RunState } from './run-state';
 import { runFromRow } from './runs.projection';
 
 export const RUN_LIST_PAGE_SIZE = 50;
@@ -201,7 +201,7 @@ export class RunsService {
     const { streamId } = await this.load(runId);
     let state: RunState | undefined;
     for (const event of await this.store.readStream(streamId)) {
-      state = evolve(state, { ...(event as RecordedEvent & RunEvent), tenant: event.metadata.tenant });
+      state = evolve(state, recordedRunEvent(event));
     }
     return state!;
   }

@@ -1,10 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import type { Projection, RecordedEvent } from '@co/eventstore';
+import { sqlTime, type Projection, type RecordedEvent } from '@co/eventstore';
 import type { WorkflowEvent } from './workflow.events';
-
-function time(manager: EntityManager, date: Date): Date | string {
-  return manager.connection.options.type === 'mysql' ? date : date.toISOString();
-}
 
 /** `pilotage_workflows` (current state) and `pilotage_workflow_revisions` (every save). */
 export class WorkflowsProjection implements Projection {
@@ -14,7 +10,7 @@ export class WorkflowsProjection implements Projection {
     if (!recorded.streamId.startsWith('workflow-')) return;
     const event = recorded as RecordedEvent & WorkflowEvent;
     const id = recorded.streamId.slice('workflow-'.length);
-    const at = time(manager, recorded.occurredAt);
+    const at = sqlTime(manager, recorded.occurredAt);
     switch (event.type) {
       case 'WorkflowCreated': {
         const definition = JSON.stringify(event.data.definition);

@@ -1,5 +1,5 @@
 import { startService, type RunningService } from '@co/service-kit';
-import { deleteStreams, uniqueName } from '../../../../test/support/infra';
+import { deleteStreams, uniqueName, withEnvironment } from '../../../../test/support/infra';
 import { testServiceConfig } from '../../../../test/support/services';
 import { pilotageService } from '../../src/pilotage.service';
 import { podmanSocket } from './podman';
@@ -30,17 +30,7 @@ export async function startPilotage(
     CO_PILOTAGE_STOP_GRACE_SECONDS: '2',
     ...engineOverrides,
   };
-  const saved = Object.fromEntries(Object.keys(engineEnv).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, engineEnv);
-  let service: RunningService;
-  try {
-    service = await startService(pilotageService, config);
-  } finally {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
+  const service = await withEnvironment(engineEnv, () => startService(pilotageService, config));
   return {
     service,
     url: service.httpUrl,
