@@ -13,7 +13,7 @@ const config: Config = {
   // Type checking is the build's job (`npm test` builds first); tests are only transpiled.
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
   moduleNameMapper: {
-    '^@co/(common|eventstore|bus|telemetry|proto|service-kit)$': '<rootDir>/libs/$1/src',
+    '^@co/(common|eventstore|bus|telemetry|proto|service-kit|auth)$': '<rootDir>/libs/$1/src',
   },
   setupFiles: ['<rootDir>/test/support/setup-telemetry.ts'],
   testTimeout: 60_000,

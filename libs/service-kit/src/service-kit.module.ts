@@ -7,7 +7,8 @@ import {
   type OnApplicationShutdown,
   ValidationPipe,
 } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { AccessGate, AuthGuard } from '@co/auth';
 import { AllExceptionsFilter } from '@co/common';
 import { EVENT_BUS } from '@co/bus';
 import { Checkpoints, Database, EventStore, ProjectionRunner } from '@co/eventstore';
@@ -34,7 +35,7 @@ class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
 
 /**
  * Shared machinery every service imports once: the runtime's parts as providers,
- * validation, the exception filter, health, readiness, metrics and the
+ * validation, the exception filter, the auth guard (deny by default), health, readiness, metrics and the
  * gRPC health service.
  */
 @Module({})
@@ -57,9 +58,11 @@ export class ServiceKitModule {
         },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_INTERCEPTOR, useClass: GrpcTracingInterceptor },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        AccessGate,
         ServiceLifecycle,
       ],
-      exports: [SERVICE_RUNTIME, Database, EventStore, Checkpoints, ProjectionRunner, EVENT_BUS],
+      exports: [SERVICE_RUNTIME, Database, EventStore, Checkpoints, ProjectionRunner, EVENT_BUS, AccessGate],
     };
   }
 }

@@ -10,6 +10,7 @@ import { bootstrapAdmin } from './users/admin-bootstrap';
 import { dummyHash } from './users/password-hasher';
 import { UsersController } from './users/users.controller';
 import { UsersService } from './users/users.service';
+import { CREW_PARTS } from './crew.parts-list';
 
 class CrewStartup implements OnApplicationBootstrap {
   constructor(
@@ -27,8 +28,9 @@ class CrewStartup implements OnApplicationBootstrap {
 
 /** Crew: tenancy and access: users, organizations, projects, roles, tokens, quotas and audit. */
 @Module({
-  controllers: [UsersController, AuthController],
+  controllers: [UsersController, AuthController, ...CREW_PARTS.flatMap((part) => part.controllers ?? [])],
   providers: [
+    ...CREW_PARTS.flatMap((part) => part.providers ?? []),
     UsersService,
     AuthService,
     CrewStartup,

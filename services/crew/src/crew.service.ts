@@ -3,13 +3,15 @@ import { loadCrewSettings } from './crew-settings';
 import { CrewModule } from './crew.module';
 import { CreateCrew1763900000000 } from './migrations/1763900000000-create-crew';
 import { UsersProjection } from './users/users.projection';
+import { CREW_PARTS } from './crew.parts-list';
 
 export const crewService: ServiceDefinition = {
   name: 'crew',
   title: 'ContainerOps crew',
   description: 'ContainerOps crew: tenancy and access: users, organizations, projects, roles, tokens, quotas and audit.',
   module: CrewModule,
+  grpc: { packages: ['containerops.crew.v1'], protoFiles: ['containerops/crew/v1/crew.proto'] },
   checkConfig: (env) => void loadCrewSettings(env),
-  migrations: [CreateCrew1763900000000],
-  projections: () => [new UsersProjection()],
+  migrations: [CreateCrew1763900000000, ...CREW_PARTS.flatMap((part) => part.migrations ?? [])],
+  projections: (context) => [new UsersProjection(), ...CREW_PARTS.flatMap((part) => part.projections?.(context) ?? [])],
 };

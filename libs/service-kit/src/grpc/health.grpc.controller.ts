@@ -1,3 +1,4 @@
+import { Public } from '@co/auth';
 import { Controller, Inject } from '@nestjs/common';
 import { distinctUntilChanged, from, interval, map, Observable, startWith, switchMap } from 'rxjs';
 import { NotFoundError } from '@co/common';
@@ -9,6 +10,7 @@ const { HealthCheckResponse_ServingStatus: ServingStatus } = health;
 const WATCH_INTERVAL_MS = 5000;
 
 /** grpc.health.v1.Health: "" is the whole server; `containerops.<service>.v1` the service. */
+@Public()
 @Controller()
 @health.HealthControllerMethods()
 export class HealthGrpcController implements health.HealthController {

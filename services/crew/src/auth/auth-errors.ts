@@ -1,7 +1,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { CommonErrorCodes, DomainError } from '@co/common';
+import { DomainError } from '@co/common';
 
-export const REALM = 'containerops';
+export { REALM, UnauthenticatedError } from '@co/auth';
 
 /** 401 AUTH.INVALID_CREDENTIALS: same answer for an unknown user and a wrong password. */
 export class InvalidCredentialsError extends DomainError {
@@ -14,22 +14,6 @@ export class InvalidCredentialsError extends DomainError {
 export class InvalidRefreshTokenError extends DomainError {
   constructor(message = 'The refresh token is not valid (unknown, expired or revoked); log in again.') {
     super('AUTH.INVALID_REFRESH_TOKEN', message, 401, GrpcStatus.UNAUTHENTICATED);
-  }
-}
-
-/** 401 AUTH.UNAUTHENTICATED, answered with a `WWW-Authenticate: Bearer` challenge. */
-export class UnauthenticatedError extends DomainError {
-  constructor(
-    readonly description: string,
-    readonly bearerError?: 'invalid_token' | 'invalid_request',
-  ) {
-    super(CommonErrorCodes.UNAUTHENTICATED, `Authentication required: ${description}.`, 401, GrpcStatus.UNAUTHENTICATED);
-  }
-
-  challenge(): string {
-    const parts = [`realm="${REALM}"`];
-    if (this.bearerError) parts.push(`error="${this.bearerError}"`, `error_description="${this.description.replace(/["\\]/g, '')}"`);
-    return `Bearer ${parts.join(', ')}`;
   }
 }
 
