@@ -1,4 +1,5 @@
 import { Body, Controller, Inject, Module, type OnApplicationBootstrap, Post } from '@nestjs/common';
+import { Public } from '@co/auth';
 import { IsString } from 'class-validator';
 import request from 'supertest';
 import { trace } from '@opentelemetry/api';
@@ -16,6 +17,7 @@ class RecordThingDto {
 }
 
 /** Stands in for a service that records a fact over HTTP. */
+@Public()
 @Controller('api/v1/things')
 class ThingsController {
   constructor(private readonly store: EventStore) {}

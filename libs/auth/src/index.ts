@@ -5,3 +5,5 @@ export * from './gate';
 export * from './decorators';
 export * from './credentials';
 export * from './auth.guard';
+export * from './remote';
+export * from './audit';

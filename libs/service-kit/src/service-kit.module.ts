@@ -8,7 +8,7 @@ import {
   ValidationPipe,
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
-import { AccessGate, AuthGuard } from '@co/auth';
+import { AccessGate, AuditGuard, AuditInterceptor, AuditPublisher, AuthGuard } from '@co/auth';
 import { AllExceptionsFilter } from '@co/common';
 import { EVENT_BUS } from '@co/bus';
 import { Checkpoints, Database, EventStore, ProjectionRunner } from '@co/eventstore';
@@ -35,8 +35,8 @@ class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
 
 /**
  * Shared machinery every service imports once: the runtime's parts as providers,
- * validation, the exception filter, the auth guard (deny by default), health, readiness, metrics and the
- * gRPC health service.
+ * validation, the exception filter, the auth guard (deny by default), the audit of mutating calls,
+ * health, readiness, metrics and the gRPC health service.
  */
 @Module({})
 export class ServiceKitModule {
@@ -58,6 +58,17 @@ export class ServiceKitModule {
         },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_INTERCEPTOR, useClass: GrpcTracingInterceptor },
+        {
+          provide: AuditPublisher,
+          useValue: new AuditPublisher(runtime.bus, {
+            service: runtime.definition.name,
+            subjectPrefix: runtime.config.bus.subjectPrefix,
+            logger: runtime.logger.child({ component: 'audit' }),
+          }),
+        },
+        // Global guards run in this order: the audit guard first, so that calls the auth guard refuses are audited too.
+        { provide: APP_GUARD, useClass: AuditGuard },
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
         { provide: APP_GUARD, useClass: AuthGuard },
         AccessGate,
         ServiceLifecycle,

@@ -1,10 +1,12 @@
 import { Controller, Get, Module } from '@nestjs/common';
+import { Public } from '@co/auth';
 import { startService } from '@co/service-kit';
 import { testServiceConfig } from '../../../test/support/services';
 
 let releaseSlow!: () => void;
 let slowStarted!: () => void;
 
+@Public()
 @Controller('api/v1/slow')
 class SlowController {
   @Get()

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, Module, Post } from '@nestjs/common';
+import { Public } from '@co/auth';
 import { IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
 import request from 'supertest';
 import { NotFoundError } from '@co/common';
@@ -16,6 +17,7 @@ class CreateThingDto {
   size!: number;
 }
 
+@Public()
 @Controller('api/v1/things')
 class ThingsController {
   @Post()
@@ -36,7 +38,16 @@ class ThingsController {
   }
 }
 
-@Module({ controllers: [ThingsController] })
+/** No access rule at all: the guard must refuse it. */
+@Controller('api/v1/undeclared')
+class UndeclaredController {
+  @Get()
+  secret() {
+    return { secret: 'should never be served' };
+  }
+}
+
+@Module({ controllers: [ThingsController, UndeclaredController] })
 class ThingsModule {}
 
 describe('common HTTP behaviour of a service', () => {
@@ -57,6 +68,12 @@ describe('common HTTP behaviour of a service', () => {
   });
 
   const http = () => request(service.httpUrl);
+
+  it('refuses a handler that declares no access rule (deny by default)', async () => {
+    const response = await http().get('/api/v1/undeclared').expect(403);
+    expect(response.body.error.code).toBe('AUTH.FORBIDDEN');
+    expect(JSON.stringify(response.body)).not.toContain('should never be served');
+  });
 
   it('accepts a valid body', async () => {
     const response = await http().post('/api/v1/things').send({ name: 'a', size: 3 }).expect(201);

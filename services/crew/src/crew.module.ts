@@ -11,18 +11,22 @@ import { dummyHash } from './users/password-hasher';
 import { UsersController } from './users/users.controller';
 import { UsersService } from './users/users.service';
 import { CREW_PARTS } from './crew.parts-list';
+import { bootstrapTenancy } from './tenancy/tenancy-bootstrap';
+import { TenancyService } from './tenancy/tenancy.service';
 
 class CrewStartup implements OnApplicationBootstrap {
   constructor(
     @Inject(SERVICE_RUNTIME) private readonly runtime: ServiceRuntime,
     @Inject(CREW_SETTINGS) private readonly settings: CrewSettings,
     @Inject(UsersService) private readonly users: UsersService,
+    @Inject(TenancyService) private readonly tenancy: TenancyService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     // Made before the first login, so that an unknown user's first attempt costs one scrypt, not two.
     await dummyHash();
     await bootstrapAdmin(this.users, this.runtime.logger.child({ component: 'bootstrap' }), this.settings.adminPassword);
+    await bootstrapTenancy(this.tenancy, this.users);
   }
 }
 

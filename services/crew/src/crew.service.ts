@@ -4,6 +4,8 @@ import { CrewModule } from './crew.module';
 import { CreateCrew1763900000000 } from './migrations/1763900000000-create-crew';
 import { UsersProjection } from './users/users.projection';
 import { CREW_PARTS } from './crew.parts-list';
+import { loadAuditSettings } from './audit/audit-settings';
+import { loadQuotaDefaults } from './quotas/quota-defaults';
 
 export const crewService: ServiceDefinition = {
   name: 'crew',
@@ -11,7 +13,11 @@ export const crewService: ServiceDefinition = {
   description: 'ContainerOps crew: tenancy and access: users, organizations, projects, roles, tokens, quotas and audit.',
   module: CrewModule,
   grpc: { packages: ['containerops.crew.v1'], protoFiles: ['containerops/crew/v1/crew.proto'] },
-  checkConfig: (env) => void loadCrewSettings(env),
+  checkConfig: (env) => {
+    loadCrewSettings(env);
+    loadAuditSettings(env);
+    loadQuotaDefaults(env);
+  },
   migrations: [CreateCrew1763900000000, ...CREW_PARTS.flatMap((part) => part.migrations ?? [])],
   projections: (context) => [new UsersProjection(), ...CREW_PARTS.flatMap((part) => part.projections?.(context) ?? [])],
 };

@@ -8,7 +8,7 @@ function bearer(token: string) {
   return { authorization: `Bearer ${token}` };
 }
 
-/** Headers of the bootstrap administrator (who alone creates users for now). */
+/** Headers of the bootstrap administrator (a platform administrator). */
 async function asAdmin(crew: TestCrew, password = ADMIN_PASSWORD) {
   const { body } = await login(crew, 'admin', password);
   return bearer(body.accessToken);
@@ -171,7 +171,7 @@ describe('crew: users and authentication (CO_ADMIN_PASSWORD set)', () => {
     expect(unknown.status).toBe(401);
   });
 
-  it('lets only the bootstrap administrator create users, and only signed-in callers read them', async () => {
+  it('lets only platform administrators create users, and only signed-in callers read them', async () => {
     const body = { username: 'mallory', password: 'mallory-long-passphrase', email: 'mallory@example.com' };
     const anonymous = await call(crew.url, 'POST', '/api/v1/users', body);
     expect(anonymous.status).toBe(401);

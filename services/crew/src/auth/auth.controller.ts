@@ -1,10 +1,12 @@
-import { Body, Controller, Get, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { IsString, MaxLength, MinLength } from 'class-validator';
 import type { Request, Response } from 'express';
-import type { UserView } from '../users/users.service';
-import { ThrottledError, UnauthenticatedError } from './auth-errors';
-import { authenticate } from './bearer';
+import { Authenticated, CurrentPrincipal, type Principal, Public, UnauthenticatedError } from '@co/auth';
+import type { Binding } from '../policy/policy';
+import { TenancyService } from '../tenancy/tenancy.service';
+import { UsersService, type UserView } from '../users/users.service';
+import { ThrottledError } from './auth-errors';
 import { AuthService, type TokenPair } from './auth.service';
 
 export class LoginBody {
@@ -27,9 +29,14 @@ export class RefreshTokenBody {
 @ApiTags('auth')
 @Controller()
 export class AuthController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly users: UsersService,
+    private readonly tenancy: TenancyService,
+  ) {}
 
   @Post('api/v1/auth/login')
+  @Public()
   @HttpCode(200)
   @ApiOperation({ summary: 'Log in with username and password: an access token (15 min) and a refresh token (7 days)' })
   async login(@Body() body: LoginBody, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<TokenPair> {
@@ -42,6 +49,7 @@ export class AuthController {
   }
 
   @Post('api/v1/auth/refresh')
+  @Public()
   @HttpCode(200)
   @ApiOperation({ summary: 'Exchange a refresh token for a new pair; the used one is revoked' })
   refresh(@Body() body: RefreshTokenBody): Promise<TokenPair> {
@@ -49,6 +57,7 @@ export class AuthController {
   }
 
   @Post('api/v1/auth/logout')
+  @Public()
   @HttpCode(204)
   @ApiOperation({ summary: 'Revoke a refresh token' })
   async logout(@Body() body: RefreshTokenBody): Promise<void> {
@@ -56,19 +65,17 @@ export class AuthController {
   }
 
   @Get('api/v1/me')
+  @Authenticated()
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'The user the bearer access token names' })
-  async me(@Headers('authorization') authorization: string | undefined, @Res({ passthrough: true }) res: Response): Promise<UserView> {
-    const claims = await authenticate(this.auth, authorization, res);
-    try {
-      return await this.auth.userOf(claims);
-    } catch (error) {
-      if (error instanceof UnauthenticatedError) res.setHeader('WWW-Authenticate', error.challenge());
-      throw error;
-    }
+  @ApiOperation({ summary: 'The signed-in user and the roles they hold (platform, organizations, projects)' })
+  async me(@CurrentPrincipal() principal: Principal): Promise<UserView & { bindings: Binding[] }> {
+    const user = principal.kind === 'user' ? await this.users.findById(principal.userId) : undefined;
+    if (!user) throw new UnauthenticatedError('the token names a user that does not exist', 'invalid_token');
+    return { ...user, bindings: await this.tenancy.bindingsOf(user.id) };
   }
 
   @Get('.well-known/jwks.json')
+  @Public()
   @ApiOperation({ summary: 'Public keys that verify crew access tokens' })
   jwks() {
     return this.auth.jwks();

@@ -1,12 +1,8 @@
-import { Body, Controller, Get, Headers, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { status as GrpcStatus } from '@grpc/grpc-js';
-import type { Response } from 'express';
-import { CommonErrorCodes, DomainError } from '@co/common';
-import { AuthService } from '../auth/auth.service';
-import { authenticate } from '../auth/bearer';
-import { ADMIN_USERNAME } from './admin-bootstrap';
 import { IsString, MaxLength } from 'class-validator';
+import { Authorize, CurrentPrincipal, type Principal } from '@co/auth';
+import { actorOf, TenancyGate } from '../tenancy/tenancy-gate';
 import { UsersService, type UserView } from './users.service';
 
 export class CreateUserBody {
@@ -26,38 +22,35 @@ export class CreateUserBody {
 }
 
 @ApiTags('users')
-@Controller('api/v1')
+@ApiBearerAuth()
+@Controller('api/v1/users')
 export class UsersController {
   constructor(
     private readonly users: UsersService,
-    private readonly auth: AuthService,
+    private readonly gate: TenancyGate,
   ) {}
 
-  @Post('users')
-  @ApiBearerAuth()
-  @ApiOperation({ summary: 'Create a user (the platform administrator only, until roles exist)' })
-  async create(
-    @Body() body: CreateUserBody,
-    @Headers('authorization') authorization: string | undefined,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<UserView> {
-    const caller = await authenticate(this.auth, authorization, res);
-    // Roles and policies come with RBAC; until then only the bootstrap administrator adds users.
-    if (caller.name !== ADMIN_USERNAME) {
-      throw new DomainError(CommonErrorCodes.FORBIDDEN, `Only ${ADMIN_USERNAME} may create users for now.`, 403, GrpcStatus.PERMISSION_DENIED);
-    }
-    return this.users.create(body);
+  @Post()
+  @Authorize('user:create')
+  @ApiOperation({ summary: 'Create a user (platform administrators)' })
+  async create(@Body() body: CreateUserBody, @CurrentPrincipal() principal: Principal): Promise<UserView> {
+    await this.gate.requirePlatform(principal, 'user:create');
+    return this.users.create(body, 'api', actorOf(principal));
   }
 
-  @Get('users/:username')
-  @ApiBearerAuth()
-  @ApiOperation({ summary: 'A user by username, for signed-in callers (never any password data)' })
-  async get(
-    @Param('username') username: string,
-    @Headers('authorization') authorization: string | undefined,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<UserView> {
-    await authenticate(this.auth, authorization, res);
+  @Get()
+  @Authorize('user:view')
+  @ApiOperation({ summary: 'Every user (never any password data)' })
+  async list(@CurrentPrincipal() principal: Principal): Promise<{ items: UserView[] }> {
+    await this.gate.requirePlatform(principal, 'user:view');
+    return { items: await this.users.list() };
+  }
+
+  @Get(':username')
+  @Authorize('user:view')
+  @ApiOperation({ summary: 'A user by username (never any password data)' })
+  async get(@Param('username') username: string, @CurrentPrincipal() principal: Principal): Promise<UserView> {
+    await this.gate.requirePlatform(principal, 'user:view');
     return this.users.get(username);
   }
 }

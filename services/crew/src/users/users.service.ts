@@ -88,6 +88,11 @@ export class UsersService {
     return row ? { id: row.id, username: row.username, email: row.email, createdAt: new Date(row.created_at).toISOString() } : undefined;
   }
 
+  async list(): Promise<UserView[]> {
+    const rows = await this.db.query<UserRow[]>('SELECT id, username, email, created_at FROM crew_users ORDER BY username');
+    return rows.map((row) => ({ id: row.id, username: row.username, email: row.email, createdAt: new Date(row.created_at).toISOString() }));
+  }
+
   async findById(id: string): Promise<UserView | undefined> {
     const [row] = await this.db.query<UserRow[]>('SELECT id, username, email, created_at FROM crew_users WHERE id = ?', [id]);
     return row ? { id: row.id, username: row.username, email: row.email, createdAt: new Date(row.created_at).toISOString() } : undefined;

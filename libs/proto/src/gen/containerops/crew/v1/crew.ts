@@ -103,11 +103,14 @@ export interface GetQuotaRequest {
   project: string;
 }
 
-/** Limits; 0 means no limit. The project's own limits are given when it has any. */
+/**
+ * Limits; an absent field means no limit (0 is a limit: nothing more may be added).
+ * The project's own limits are given when it has any.
+ */
 export interface QuotaLimits {
-  maxWorkflows: number;
-  maxConcurrentRuns: number;
-  maxRegistryBytes: number;
+  maxWorkflows?: number | undefined;
+  maxConcurrentRuns?: number | undefined;
+  maxRegistryBytes?: number | undefined;
 }
 
 export interface GetQuotaResponse {
