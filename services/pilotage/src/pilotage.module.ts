@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { crewAccessControlProvider } from '@co/auth';
 import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
 import { EngineLifecycle } from './engine/engine.provider';
 import { CONTAINER_RUNTIME, ENGINE_IDENTITY, ENGINE_SETTINGS } from './engine/engine.tokens';
@@ -7,10 +8,13 @@ import { loadEngineSettings, type EngineSettings } from './engine/engine-setting
 import { TaskEventsController } from './engine/task-events.controller';
 import { TaskLogStore } from './engine/task-logs';
 import { TaskTokens } from './engine/task-token';
+import { QuotaGate } from './quotas/quota-gate';
+import { RunResolver } from './runs/run-access';
 import { RunsController } from './runs/runs.controller';
 import { RunsGrpcController } from './runs/runs.grpc.controller';
 import { RunsService } from './runs/runs.service';
 import { DockerRuntime } from './runtime/docker.runtime';
+import { WorkflowAccess, WorkflowResolver } from './workflows/workflow-access';
 import { WorkflowsController } from './workflows/workflows.controller';
 import { WorkflowsGrpcController } from './workflows/workflows.grpc.controller';
 import { WorkflowsService } from './workflows/workflows.service';
@@ -21,6 +25,11 @@ import { WorkflowsService } from './workflows/workflows.service';
   providers: [
     WorkflowsService,
     RunsService,
+    WorkflowAccess,
+    WorkflowResolver,
+    RunResolver,
+    QuotaGate,
+    crewAccessControlProvider(),
     EngineLifecycle,
     {
       provide: ENGINE_SETTINGS,

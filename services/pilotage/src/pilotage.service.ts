@@ -1,3 +1,4 @@
+import { loadCrewAccessSettings } from '@co/auth';
 import type { ServiceDefinition } from '@co/service-kit';
 import { loadEngineSettings } from './engine/engine-settings';
 import { ProtocolEventsPublisher } from './engine/protocol-events';
@@ -11,7 +12,10 @@ export const pilotageService: ServiceDefinition = {
   title: 'ContainerOps pilotage',
   description: 'ContainerOps pilotage: orchestration engine: workflows, runs, triggers and runtimes.',
   module: PilotageModule,
-  checkConfig: (env) => void loadEngineSettings(env),
+  checkConfig: (env) => {
+    loadEngineSettings(env);
+    loadCrewAccessSettings(env);
+  },
   migrations: [CreatePilotage1763800000000],
   grpc: { packages: ['containerops.pilotage.v1'], protoFiles: ['containerops/pilotage/v1/pilotage.proto'] },
   projections: ({ bus, subjectPrefix }) => [

@@ -1,8 +1,9 @@
 import * as http from 'node:http';
 import { mysqlDatabaseUrl, dropDatabase, deleteStreams, freePort, NATS_URL, uniqueName, eventually } from '../../../test/support/infra';
 import { startProcess, type ServiceProcess } from '../../../test/support/processes';
-import { action, call, finishedRun, runStatus, sh, workflow } from './support/api';
+import { action, call, finishedRun, runStatus, sh, useToken, workflow } from './support/api';
 import { ensureBusyboxImage, podmanSocket } from './support/podman';
+import { startPilotageCrew, type PilotageCrew } from './support/pilotage';
 
 jest.setTimeout(180_000);
 
@@ -29,9 +30,11 @@ describe('engine crash recovery', () => {
   let env: Record<string, string>;
   let base: string;
   let engine: ServiceProcess | undefined;
+  let crew: PilotageCrew;
 
   beforeAll(async () => {
     await ensureBusyboxImage();
+    crew = await startPilotageCrew();
     const httpPort = await freePort();
     env = {
       CO_HTTP_HOST: '127.0.0.1',
@@ -44,12 +47,15 @@ describe('engine crash recovery', () => {
       DOCKER_HOST: `unix://${podmanSocket()}`,
       CO_PILOTAGE_CONTAINER_NETWORK: 'host',
       CO_PILOTAGE_EVENT_BASE_URL: `http://127.0.0.1:${httpPort}`,
+      ...crew.env,
     };
     base = `http://127.0.0.1:${httpPort}`;
+    useToken(base, crew.pilot.token);
   });
 
   afterAll(async () => {
     await engine?.stop();
+    await crew?.close();
     await dropDatabase(database);
     await deleteStreams(prefix);
   });

@@ -68,7 +68,14 @@ describe('pilotage over gRPC (containerops.pilotage.v1)', () => {
     await pilotage?.close();
   });
 
-  function invoke<T = any>(client: Client, method: string, request: object, metadata = new grpc.Metadata()): Promise<T> {
+  /** Call metadata with pilot's access token. */
+  function signedIn(): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${pilotage.crew.pilot.token}`);
+    return metadata;
+  }
+
+  function invoke<T = any>(client: Client, method: string, request: object, metadata = signedIn()): Promise<T> {
     return new Promise((resolve, reject) => client[method](request, metadata, (error, response) => (error ? reject(error) : resolve(response))));
   }
 
@@ -107,7 +114,7 @@ describe('pilotage over gRPC (containerops.pilotage.v1)', () => {
 
   it('creates a workflow from YAML and runs it; the run joins the caller trace and has outputs, events and logs', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const metadata = new grpc.Metadata();
+    const metadata = signedIn();
     metadata.set('traceparent', `00-${traceId}-00f067aa0ba902b7-01`);
     const created = await invoke(workflows, 'createWorkflow', { document: HELLO, format: 'yaml', run: true }, metadata);
     expect(created.workflow).toMatchObject({ name: 'grpc-hello', project: 'default/admin', revision: 1, active: true });
@@ -219,7 +226,7 @@ describe('pilotage over gRPC (containerops.pilotage.v1)', () => {
     const stopping = await invoke(runs, 'stopRun', { id: first.id });
     expect(stopping.id).toBe(first.id);
     const stopped = await finished(first.id);
-    expect(stopped).toMatchObject({ status: 'stopped', reason: 'stopped by a user' });
+    expect(stopped).toMatchObject({ status: 'stopped', reason: 'stopped by pilot' });
     expect((await invoke(runs, 'stopRun', { id: first.id })).status).toBe('stopped');
 
     const second = await invoke(runs, 'startRun', { workflowId: workflow.id });

@@ -19,7 +19,7 @@ describe('two pilotage replicas on one database', () => {
   });
 
   it('serve the API on both; one engine drives the runs and the other takes over when it goes away', async () => {
-    second = await startPilotage({ CO_DB_URL: first.service.runtime.config.dbUrl, CO_SUBJECT_PREFIX: first.prefix });
+    second = await startPilotage({ CO_DB_URL: first.service.runtime.config.dbUrl, CO_SUBJECT_PREFIX: first.prefix }, 'distributed', {}, first.crew);
     const created = await call(
       second.url,
       'POST',

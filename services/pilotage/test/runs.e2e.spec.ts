@@ -29,7 +29,7 @@ describe('runs on Podman', () => {
   });
 
   it('fails tasks with the reason when the container engine cannot be reached', async () => {
-    const isolated = await startPilotage({}, 'distributed', { DOCKER_HOST: 'unix:///run/co-nothing-here.sock' });
+    const isolated = await startPilotage({}, 'distributed', { DOCKER_HOST: 'unix:///run/co-nothing-here.sock' }, pilotage.crew);
     try {
       const created = await call(isolated.url, 'POST', '/api/v1/workflows?run=true', workflow('no-engine', [{ name: 'only', actions: [sh('any', 'true')] }]));
       const run = await finishedRun(isolated.url, created.body.run.id);
@@ -234,7 +234,7 @@ describe('runs on Podman', () => {
     const again = await call(base, 'POST', `/api/v1/runs/${runId}/stop`);
     expect(again.status).toBe(200);
     const run = await finishedRun(base, runId);
-    expect(run).toMatchObject({ status: 'stopped', reason: 'stopped by a user' });
+    expect(run).toMatchObject({ status: 'stopped', reason: 'stopped by pilot' });
     expect(action(run, 'only', 'wait').status).toBe('stopped');
     expect(run.stages[1].status).toBe('skipped');
     const afterwards = await call(base, 'POST', `/api/v1/runs/${runId}/stop`);

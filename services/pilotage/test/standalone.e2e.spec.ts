@@ -1,4 +1,11 @@
-import { action, call, finishedRun, sh, workflow } from './support/api';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { SERVICE_NAMES } from '@co/common';
+import { login, TEST_ADMIN_PASSWORD } from '../../../test/support/crew-access';
+import { eventually, freePort } from '../../../test/support/infra';
+import { startProcess } from '../../../test/support/processes';
+import { action, call, callAs, finishedRun, sh, workflow } from './support/api';
 import { ensureBusyboxImage } from './support/podman';
 import { startPilotage, type TestPilotage } from './support/pilotage';
 
@@ -45,5 +52,30 @@ describe('runs in standalone mode (SQLite, in-process bus)', () => {
     const rerun = await call(base, 'POST', `/api/v1/runs/${run.id}/rerun`);
     expect(rerun.body.number).toBe(2);
     expect((await finishedRun(base, rerun.body.id)).status).toBe('succeeded');
+  });
+});
+
+describe('the standalone launcher', () => {
+  it("points pilotage at crew's ports when CO_CREW_HTTP_PORT and CO_CREW_GRPC_PORT move them", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'co-standalone-'));
+    const env: Record<string, string> = { CO_DATA_DIR: dataDir, CO_LOG_LEVEL: 'warn', CO_HTTP_HOST: '127.0.0.1', CO_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD };
+    for (const service of SERVICE_NAMES) {
+      env[`CO_${service.toUpperCase()}_HTTP_PORT`] = String(await freePort());
+      env[`CO_${service.toUpperCase()}_GRPC_PORT`] = String(await freePort());
+    }
+    const launcher = startProcess('standalone', env);
+    try {
+      await eventually(async () => launcher.stdout().includes('Press Ctrl-C to stop.') || launcher.child.exitCode !== null, 60_000, 'the standalone launcher');
+      expect(launcher.child.exitCode).toBeNull();
+      const admin = await login(`http://127.0.0.1:${env.CO_CREW_HTTP_PORT}`, 'admin', TEST_ADMIN_PASSWORD);
+      const pilotage = `http://127.0.0.1:${env.CO_PILOTAGE_HTTP_PORT}`;
+      const created = await callAs(admin.token, pilotage, 'POST', '/api/v1/workflows', workflow('through-crew', [{ name: 'only', actions: [sh('say', 'true')] }]));
+      expect(created.status).toBe(201);
+      expect(created.body.createdBy).toBe(admin.id);
+      expect((await callAs(undefined, pilotage, 'GET', `/api/v1/workflows/${created.body.id}`)).status).toBe(401);
+    } finally {
+      await launcher.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -50,3 +50,18 @@ export function standaloneConfigs(
     }
   });
 }
+
+/**
+ * Where the other services reach crew inside this process: crew's own ports (which
+ * CO_CREW_HTTP_PORT / CO_CREW_GRPC_PORT may have moved), unless CO_CREW_URL or
+ * CO_CREW_GRPC_ADDRESS say otherwise. Returns only the variables to set.
+ */
+export function crewAddresses(configs: { config: ServiceConfig }[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const crew = configs.find(({ config }) => config.service === 'crew')?.config;
+  if (!crew) return {};
+  const host = crew.host === '0.0.0.0' || crew.host === '::' ? '127.0.0.1' : crew.host.includes(':') ? `[${crew.host}]` : crew.host;
+  const addresses: Record<string, string> = {};
+  if (!env.CO_CREW_URL) addresses.CO_CREW_URL = `http://${host}:${crew.httpPort}`;
+  if (!env.CO_CREW_GRPC_ADDRESS) addresses.CO_CREW_GRPC_ADDRESS = `${host}:${crew.grpcPort}`;
+  return addresses;
+}

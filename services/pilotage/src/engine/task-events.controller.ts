@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Body, Controller, Headers, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { AuditRefusalsOnly, Public } from '@co/auth';
 import { ConflictError, DomainError, InvalidInputError, NotFoundError } from '@co/common';
 import { DuplicateEventError, EventStore, ProjectionRunner } from '@co/eventstore';
 import type { RunEvent } from '../runs/run.events';
@@ -23,9 +24,12 @@ class TokenRejectedError extends DomainError {
 /**
  * The component protocol's HTTP channel (generation 1): a running component POSTs
  * `{EVENT, EVENT_ID, RUN_ID, INFO: {status, result, output}}` with its own task's
- * token as a Bearer token. A token of another task or attempt is refused.
+ * token as a Bearer token. A token of another task or attempt is refused. Public to
+ * the platform's guard: the task token (an HMAC of run, task and attempt) is checked here.
  */
 @ApiTags('component protocol')
+@Public()
+@AuditRefusalsOnly('accepted component events are recorded as run events')
 @Controller('api/v1/runs/:runId/tasks/:task/attempts/:attempt/events')
 export class TaskEventsController {
   constructor(

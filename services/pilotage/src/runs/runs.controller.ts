@@ -1,8 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Authorize, CurrentPrincipal, userIdOf, type Principal } from '@co/auth';
 import { Transform } from 'class-transformer';
 import { IsInt, IsObject, IsOptional, IsString, Max, Min } from 'class-validator';
 import { TaskLogStore } from '../engine/task-logs';
+import { callerName } from '../grpc-caller';
+import { WorkflowResolver } from '../workflows/workflow-access';
+import { RunResolver } from './run-access';
 import { readTaskLogs } from './task-log-reading';
 import { RunsService } from './runs.service';
 
@@ -40,6 +44,7 @@ class LogQuery {
 }
 
 @ApiTags('runs')
+@ApiBearerAuth()
 @Controller('api/v1')
 export class RunsController {
   constructor(
@@ -48,42 +53,49 @@ export class RunsController {
   ) {}
 
   @Post('workflows/:id/runs')
+  @Authorize('workflow:run', { resolver: WorkflowResolver })
   @ApiOperation({ summary: 'Start a run (optional parameter overrides)' })
-  start(@Param('id') id: string, @Body() body: StartRunBody) {
-    return this.runs.start(id, body.params);
+  start(@Param('id') id: string, @Body() body: StartRunBody, @CurrentPrincipal() principal: Principal) {
+    return this.runs.start(id, body.params, userIdOf(principal));
   }
 
   @Get('workflows/:id/runs')
+  @Authorize('workflow:view', { resolver: WorkflowResolver })
   @ApiOperation({ summary: 'Runs of a workflow, newest first, 50 per page' })
   list(@Param('id') id: string, @Query() query: PageQuery) {
     return this.runs.list(id, query.page);
   }
 
   @Get('runs/:id')
+  @Authorize('workflow:view', { resolver: RunResolver })
   get(@Param('id') id: string) {
     return this.runs.get(id);
   }
 
   @Post('runs/:id/stop')
+  @Authorize('workflow:run', { resolver: RunResolver })
   @HttpCode(200)
   @ApiOperation({ summary: 'Stop a run: SIGTERM, a grace period, then SIGKILL; idempotent' })
-  stop(@Param('id') id: string) {
-    return this.runs.stop(id);
+  stop(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
+    return this.runs.stop(id, userIdOf(principal), callerName(principal));
   }
 
   @Post('runs/:id/rerun')
+  @Authorize('workflow:run', { resolver: RunResolver })
   @ApiOperation({ summary: "A new run from this run's own snapshot of the workflow" })
-  rerun(@Param('id') id: string) {
-    return this.runs.rerun(id);
+  rerun(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
+    return this.runs.rerun(id, userIdOf(principal));
   }
 
   @Get('runs/:id/events')
+  @Authorize('workflow:view', { resolver: RunResolver })
   @ApiOperation({ summary: "The run's event history" })
   events(@Param('id') id: string) {
     return this.runs.events(id);
   }
 
   @Get('runs/:id/tasks/:task/logs')
+  @Authorize('workflow:view', { resolver: RunResolver })
   @ApiOperation({ summary: 'Log lines of one task (`<stage>.<action>`): engine and container lines, oldest first' })
   taskLogs(@Param('id') id: string, @Param('task') task: string, @Query() query: LogQuery) {
     return readTaskLogs(this.runs, this.logs, id, task, query);

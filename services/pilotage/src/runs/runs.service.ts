@@ -4,6 +4,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { ConflictError, DomainError, InvalidInputError, NotFoundError } from '@co/common';
 import { ConcurrencyConflictError, Database, EventStore, ProjectionRunner } from '@co/eventstore';
 import { currentTraceparent } from '@co/telemetry';
+import { QuotaGate } from '../quotas/quota-gate';
 import type { ParamValue, WorkflowDocument } from '../workflows/workflow-definition';
 import { tenantOf, WorkflowsService } from '../workflows/workflows.service';
 import { runStreamId, TERMINAL_RUN_STATUSES, type RunTrigger } from './run.events';
@@ -107,10 +108,12 @@ export class RunsService {
     private readonly db: Database,
     private readonly projections: ProjectionRunner,
     private readonly workflows: WorkflowsService,
+    private readonly quotas: QuotaGate,
   ) {}
 
   async start(workflowId: string, params: Record<string, unknown> | undefined, actor?: string): Promise<RunSummary> {
     const workflow = await this.activeWorkflow(workflowId);
+    await this.quotas.checkRunStart(workflow.project);
     return this.request(workflow.id, workflow.revision, workflow.definition, this.mergeParams(workflow.definition, params), { type: 'manual', by: actor }, actor);
   }
 
@@ -118,6 +121,7 @@ export class RunsService {
   async rerun(runId: string, actor?: string): Promise<RunSummary> {
     const previous = await this.load(runId);
     await this.activeWorkflow(previous.workflowId);
+    await this.quotas.checkRunStart(previous.project);
     return this.request(previous.workflowId, previous.revision, previous.snapshot, previous.params, { type: 'rerun', by: actor, rerunOf: previous.id }, actor);
   }
 
@@ -134,13 +138,14 @@ export class RunsService {
     return workflow;
   }
 
-  async stop(runId: string, actor?: string): Promise<RunView> {
+  /** `actor` is the caller's user id, `actorName` what the run's reason calls them. */
+  async stop(runId: string, actor?: string, actorName?: string): Promise<RunView> {
     const state = await this.load(runId);
     if (!isTerminal(state.status) && !state.stopRequested) {
       const recorded = await this.store.append(
         state.streamId,
         'any',
-        [{ type: 'RunStopRequested', data: { reason: `stopped by ${actor ?? 'a user'}`, by: actor, at: new Date().toISOString() } }],
+        [{ type: 'RunStopRequested', data: { reason: `stopped by ${actorName ?? 'a user'}`, by: actor, at: new Date().toISOString() } }],
         { actor, tenant: tenantOf(state.project), correlationId: state.id },
       );
       await this.projections.settle(recorded[0].position);
@@ -190,9 +195,9 @@ export class RunsService {
 
   /** The run as the read model has it (callers wait for it after their own appends). */
   async load(runId: string): Promise<RunState> {
-    if (!ID.test(runId)) throw notFound(runId);
+    if (!ID.test(runId)) throw runNotFound(runId);
     const rows = await this.db.query<{ state: string; snapshot: string }[]>('SELECT state, snapshot FROM pilotage_runs WHERE id = ?', [runId]);
-    if (rows.length === 0) throw notFound(runId);
+    if (rows.length === 0) throw runNotFound(runId);
     return runFromRow(rows[0]);
   }
 
@@ -281,6 +286,6 @@ export class RunsService {
   }
 }
 
-function notFound(id: string) {
+export function runNotFound(id: string): NotFoundError {
   return new NotFoundError('RUN.NOT_FOUND', `No run with id ${id}.`);
 }

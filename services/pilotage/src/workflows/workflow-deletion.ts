@@ -1,4 +1,5 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { userIdOf, type Principal } from '@co/auth';
 import { DomainError } from '@co/common';
 import type { RunsService } from '../runs/runs.service';
 import type { WorkflowsService } from './workflows.service';
@@ -13,8 +14,10 @@ export async function deleteWorkflow(
   workflows: WorkflowsService,
   runs: RunsService,
   id: string,
-  options: { force: boolean; forceHint: string },
+  options: { force: boolean; forceHint: string; principal: Principal },
 ): Promise<void> {
+  const actor = userIdOf(options.principal);
+  const actorName = options.principal.kind === 'user' ? options.principal.username : undefined;
   await workflows.load(id);
   const active = await runs.activeRuns(id);
   if (active.length > 0 && !options.force) {
@@ -26,8 +29,8 @@ export async function deleteWorkflow(
       { runs: active },
     );
   }
-  for (const runId of active) await runs.stop(runId);
-  await workflows.delete(id, active);
+  for (const runId of active) await runs.stop(runId, actor, actorName);
+  await workflows.delete(id, active, actor);
   // A run started between the check and the delete: a deleted workflow runs nothing.
-  for (const runId of await runs.activeRuns(id)) await runs.stop(runId);
+  for (const runId of await runs.activeRuns(id)) await runs.stop(runId, actor, actorName);
 }

@@ -1,12 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
+import { Authorize, CurrentPrincipal, Public, userIdOf, type Principal } from '@co/auth';
 import { DomainError } from '@co/common';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { Transform } from 'class-transformer';
 import { RunsService } from '../runs/runs.service';
 import { WORKFLOW_SCHEMA } from './workflow.schema';
+import { WorkflowAccess, WorkflowResolver } from './workflow-access';
 import { deleteWorkflow } from './workflow-deletion';
 import { WorkflowsService } from './workflows.service';
 import type { DocumentFormat } from './workflow-input';
@@ -78,75 +80,87 @@ export function documentFormat(req: Request): DocumentFormat {
 }
 
 @ApiTags('workflows')
+@ApiBearerAuth()
 @Controller('api/v1')
 export class WorkflowsController {
   constructor(
     private readonly workflows: WorkflowsService,
+    private readonly access: WorkflowAccess,
     private readonly runs: RunsService,
   ) {}
 
   @Get('schemas/workflow')
+  @Public()
   @ApiOperation({ summary: 'The workflow format as JSON Schema (draft 2020-12)' })
   schema() {
     return WORKFLOW_SCHEMA;
   }
 
   @Post('workflows')
-  @ApiOperation({ summary: 'Create a workflow from YAML or JSON; ?run=true also starts a run' })
+  @Authorize('workflow:create')
+  @ApiOperation({ summary: 'Create a workflow from YAML or JSON (workflow:create in its project); ?run=true also starts a run (workflow:run)' })
   @ApiConsumes('application/yaml', 'application/json')
   @ApiBody({ description: 'A Workflow document (see GET /api/v1/schemas/workflow)' })
-  async create(@Req() req: Request, @Body() body: unknown, @Query() query: CreateQuery) {
-    const workflow = await this.workflows.create(body, documentFormat(req));
+  async create(@Req() req: Request, @Body() body: unknown, @Query() query: CreateQuery, @CurrentPrincipal() principal: Principal) {
+    const workflow = await this.access.create(principal, body, documentFormat(req), query.run === true);
     if (!query.run) return workflow;
-    const run = await this.runs.start(workflow.id, undefined);
+    const run = await this.runs.start(workflow.id, undefined, userIdOf(principal));
     return { ...workflow, run };
   }
 
   @Get('workflows')
-  @ApiOperation({ summary: 'List workflows (filter by project and name; paginated)' })
-  list(@Query() query: ListQuery) {
-    return this.workflows.list(query);
+  @Authorize('workflow:view')
+  @ApiOperation({ summary: 'List the workflows you may view (filter by project and name; paginated)' })
+  list(@Query() query: ListQuery, @CurrentPrincipal() principal: Principal) {
+    return this.access.list(principal, query);
   }
 
   @Get('workflows/:id')
+  @Authorize('workflow:view', { resolver: WorkflowResolver })
   get(@Param('id') id: string) {
     return this.workflows.get(id);
   }
 
   @Put('workflows/:id')
-  @ApiOperation({ summary: 'Save a new revision of the workflow' })
+  @Authorize('workflow:edit', { resolver: WorkflowResolver })
+  @ApiOperation({ summary: 'Save a new revision of the workflow (changing spec.timeout or spec.concurrency also needs workflow:edit-settings)' })
   @ApiConsumes('application/yaml', 'application/json')
-  update(@Param('id') id: string, @Req() req: Request, @Body() body: unknown) {
-    return this.workflows.update(id, body, documentFormat(req));
+  update(@Param('id') id: string, @Req() req: Request, @Body() body: unknown, @CurrentPrincipal() principal: Principal) {
+    return this.access.update(principal, id, body, documentFormat(req));
   }
 
   @Get('workflows/:id/revisions')
+  @Authorize('workflow:view', { resolver: WorkflowResolver })
   revisions(@Param('id') id: string) {
     return this.workflows.revisions(id);
   }
 
   @Post('workflows/:id/copy')
-  @ApiOperation({ summary: 'Copy a workflow (stages, tasks, timeout) under a new name' })
-  copy(@Param('id') id: string, @Body() body: CopyBody) {
-    return this.workflows.copy(id, body);
+  @Authorize('workflow:view', { resolver: WorkflowResolver })
+  @ApiOperation({ summary: 'Copy a workflow (stages, tasks, timeout) under a new name; needs workflow:copy in the target project' })
+  copy(@Param('id') id: string, @Body() body: CopyBody, @CurrentPrincipal() principal: Principal) {
+    return this.access.copy(principal, id, body);
   }
 
   @Post('workflows/:id/activate')
+  @Authorize('workflow:activate', { resolver: WorkflowResolver })
   @HttpCode(200)
-  activate(@Param('id') id: string) {
-    return this.workflows.setActive(id, true);
+  activate(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
+    return this.workflows.setActive(id, true, userIdOf(principal));
   }
 
   @Post('workflows/:id/deactivate')
+  @Authorize('workflow:activate', { resolver: WorkflowResolver })
   @HttpCode(200)
-  deactivate(@Param('id') id: string) {
-    return this.workflows.setActive(id, false);
+  deactivate(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
+    return this.workflows.setActive(id, false, userIdOf(principal));
   }
 
   @Delete('workflows/:id')
+  @Authorize('workflow:delete', { resolver: WorkflowResolver })
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a workflow; 409 while a run is active unless ?force=true (stops it first)' })
-  async delete(@Param('id') id: string, @Query() query: DeleteQuery) {
-    await deleteWorkflow(this.workflows, this.runs, id, { force: query.force === true, forceHint: '?force=true' });
+  async delete(@Param('id') id: string, @Query() query: DeleteQuery, @CurrentPrincipal() principal: Principal) {
+    await deleteWorkflow(this.workflows, this.runs, id, { force: query.force === true, forceHint: '?force=true', principal });
   }
 }

@@ -1,7 +1,11 @@
 import { Controller } from '@nestjs/common';
+import type { Metadata } from '@grpc/grpc-js';
+import { Authorize, Public, userIdOf } from '@co/auth';
 import { pilotage } from '@co/proto';
+import { callerOf } from '../grpc-caller';
 import { RunsService } from '../runs/runs.service';
 import { WORKFLOW_SCHEMA } from './workflow.schema';
+import { WorkflowAccess, WorkflowResolver } from './workflow-access';
 import { deleteWorkflow } from './workflow-deletion';
 import {
   copyTargetOf,
@@ -14,57 +18,70 @@ import {
 import { WorkflowsService } from './workflows.service';
 
 /**
- * containerops.pilotage.v1.WorkflowService: the REST workflows API over gRPC. Domain
- * errors reach the caller through the global exception filter (status + `error-code`).
+ * containerops.pilotage.v1.WorkflowService: the REST workflows API over gRPC, with the
+ * same access rules (credentials in the `authorization` metadata). Domain errors reach
+ * the caller through the global exception filter (status + `error-code`).
  */
 @Controller()
 @pilotage.WorkflowServiceControllerMethods()
 export class WorkflowsGrpcController implements pilotage.WorkflowServiceController {
   constructor(
     private readonly workflows: WorkflowsService,
+    private readonly access: WorkflowAccess,
     private readonly runs: RunsService,
   ) {}
 
-  async createWorkflow(request: pilotage.CreateWorkflowRequest): Promise<pilotage.CreateWorkflowResponse> {
-    const workflow = await this.workflows.create(request.document, documentFormatOf(request.format));
-    const run = request.run ? await this.runs.start(workflow.id, undefined) : undefined;
+  @Authorize('workflow:create')
+  async createWorkflow(request: pilotage.CreateWorkflowRequest, metadata?: Metadata): Promise<pilotage.CreateWorkflowResponse> {
+    const principal = callerOf(metadata);
+    const workflow = await this.access.create(principal, request.document, documentFormatOf(request.format), request.run);
+    const run = request.run ? await this.runs.start(workflow.id, undefined, userIdOf(principal)) : undefined;
     return { workflow: toWorkflowMessage(workflow), run };
   }
 
+  @Authorize('workflow:view', { resolver: WorkflowResolver })
   async getWorkflow(request: pilotage.GetWorkflowRequest): Promise<pilotage.Workflow> {
     return toWorkflowMessage(await this.workflows.get(request.id));
   }
 
-  async listWorkflows(request: pilotage.ListWorkflowsRequest): Promise<pilotage.ListWorkflowsResponse> {
-    const page = await this.workflows.list(listFilterOf(request));
+  @Authorize('workflow:view')
+  async listWorkflows(request: pilotage.ListWorkflowsRequest, metadata?: Metadata): Promise<pilotage.ListWorkflowsResponse> {
+    const page = await this.access.list(callerOf(metadata), listFilterOf(request));
     return { items: page.items.map(toWorkflowSummaryMessage), page: page.page, pageSize: page.pageSize, total: page.total };
   }
 
-  async updateWorkflow(request: pilotage.UpdateWorkflowRequest): Promise<pilotage.Workflow> {
-    return toWorkflowMessage(await this.workflows.update(request.id, request.document, documentFormatOf(request.format)));
+  @Authorize('workflow:edit', { resolver: WorkflowResolver })
+  async updateWorkflow(request: pilotage.UpdateWorkflowRequest, metadata?: Metadata): Promise<pilotage.Workflow> {
+    return toWorkflowMessage(await this.access.update(callerOf(metadata), request.id, request.document, documentFormatOf(request.format)));
   }
 
+  @Authorize('workflow:view', { resolver: WorkflowResolver })
   async listRevisions(request: pilotage.ListRevisionsRequest): Promise<pilotage.ListRevisionsResponse> {
     return { items: (await this.workflows.revisions(request.id)).map(toRevisionMessage) };
   }
 
-  async copyWorkflow(request: pilotage.CopyWorkflowRequest): Promise<pilotage.Workflow> {
-    return toWorkflowMessage(await this.workflows.copy(request.id, copyTargetOf(request)));
+  @Authorize('workflow:view', { resolver: WorkflowResolver })
+  async copyWorkflow(request: pilotage.CopyWorkflowRequest, metadata?: Metadata): Promise<pilotage.Workflow> {
+    return toWorkflowMessage(await this.access.copy(callerOf(metadata), request.id, copyTargetOf(request)));
   }
 
-  async activateWorkflow(request: pilotage.ActivateWorkflowRequest): Promise<pilotage.Workflow> {
-    return toWorkflowMessage(await this.workflows.setActive(request.id, true));
+  @Authorize('workflow:activate', { resolver: WorkflowResolver })
+  async activateWorkflow(request: pilotage.ActivateWorkflowRequest, metadata?: Metadata): Promise<pilotage.Workflow> {
+    return toWorkflowMessage(await this.workflows.setActive(request.id, true, userIdOf(callerOf(metadata))));
   }
 
-  async deactivateWorkflow(request: pilotage.DeactivateWorkflowRequest): Promise<pilotage.Workflow> {
-    return toWorkflowMessage(await this.workflows.setActive(request.id, false));
+  @Authorize('workflow:activate', { resolver: WorkflowResolver })
+  async deactivateWorkflow(request: pilotage.DeactivateWorkflowRequest, metadata?: Metadata): Promise<pilotage.Workflow> {
+    return toWorkflowMessage(await this.workflows.setActive(request.id, false, userIdOf(callerOf(metadata))));
   }
 
-  async deleteWorkflow(request: pilotage.DeleteWorkflowRequest): Promise<pilotage.DeleteWorkflowResponse> {
-    await deleteWorkflow(this.workflows, this.runs, request.id, { force: request.force, forceHint: 'force: true' });
+  @Authorize('workflow:delete', { resolver: WorkflowResolver })
+  async deleteWorkflow(request: pilotage.DeleteWorkflowRequest, metadata?: Metadata): Promise<pilotage.DeleteWorkflowResponse> {
+    await deleteWorkflow(this.workflows, this.runs, request.id, { force: request.force, forceHint: 'force: true', principal: callerOf(metadata) });
     return {};
   }
 
+  @Public()
   getWorkflowSchema(): pilotage.GetWorkflowSchemaResponse {
     return { json: JSON.stringify(WORKFLOW_SCHEMA) };
   }

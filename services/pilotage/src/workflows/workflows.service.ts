@@ -61,6 +61,13 @@ interface WorkflowRow {
   updated_at: Date | string;
 }
 
+export interface CreateOptions {
+  /** User id of the caller, recorded as the creator. */
+  actor?: string;
+  copiedFrom?: string;
+  admit?: (definition: WorkflowDocument) => Promise<void>;
+}
+
 /** A name claim whose workflow has not appeared after this long is taken to be left by a crash. */
 const ABANDONED_CLAIM_MS = 30_000;
 
@@ -75,8 +82,14 @@ export class WorkflowsService {
     private readonly projections: ProjectionRunner,
   ) {}
 
-  async create(body: unknown, format: DocumentFormat, actor?: string, copiedFrom?: string): Promise<WorkflowView> {
+  /**
+   * `admit` sees the valid document before anything is recorded and throws to refuse it
+   * (the caller may not create workflows in its project, say).
+   */
+  async create(body: unknown, format: DocumentFormat, options: CreateOptions = {}): Promise<WorkflowView> {
+    const { actor, copiedFrom } = options;
     const definition = readWorkflowDocument(body, format, { fillDefaultStages: true });
+    await options.admit?.(definition);
     const id = randomUUID();
     const { project, name } = definition.metadata;
     await this.claimName(project, name, id);
@@ -99,7 +112,14 @@ export class WorkflowsService {
     return toWorkflowView(this.fold(recorded));
   }
 
-  async update(id: string, body: unknown, format: DocumentFormat, actor?: string): Promise<WorkflowView> {
+  /** `admit` sees the current state and the valid new document before the revision is recorded. */
+  async update(
+    id: string,
+    body: unknown,
+    format: DocumentFormat,
+    actor?: string,
+    admit?: (current: WorkflowState, next: WorkflowDocument) => Promise<void>,
+  ): Promise<WorkflowView> {
     const current = await this.load(id);
     const definition = readWorkflowDocument(body, format, { fillDefaultStages: false });
     if (definition.metadata.project !== current.project || definition.metadata.name !== current.name) {
@@ -108,16 +128,17 @@ export class WorkflowsService {
         `metadata.name and metadata.project cannot change on update (this workflow is ${current.project}/${current.name}); copy it to make a workflow with another name.`,
       );
     }
+    await admit?.(current, definition);
     return this.append(current, [{ type: 'WorkflowRevised', data: { revision: current.revision + 1, definition, revisedBy: actor } }], actor);
   }
 
-  async copy(id: string, target: { name: string; project?: string }, actor?: string): Promise<WorkflowView> {
+  async copy(id: string, target: { name: string; project?: string }, options: Omit<CreateOptions, 'copiedFrom'> = {}): Promise<WorkflowView> {
     const source = await this.load(id);
     const definition: WorkflowDocument = {
       ...source.definition,
       metadata: { ...source.definition.metadata, name: target.name, project: target.project ?? source.project },
     };
-    return this.create(definition, 'object', actor, source.id);
+    return this.create(definition, 'object', { ...options, copiedFrom: source.id });
   }
 
   async setActive(id: string, active: boolean, actor?: string): Promise<WorkflowView> {
@@ -135,11 +156,11 @@ export class WorkflowsService {
 
   /** The workflow as recorded in its own stream (not the projection): used by commands. */
   async load(id: string): Promise<WorkflowState> {
-    if (!ID.test(id)) throw notFound(id);
+    if (!ID.test(id)) throw workflowNotFound(id);
     const events = await this.store.readStream(workflowStreamId(id));
-    if (events.length === 0) throw notFound(id);
+    if (events.length === 0) throw workflowNotFound(id);
     const state = this.fold(events);
-    if (state.deleted) throw notFound(id);
+    if (state.deleted) throw workflowNotFound(id);
     return state;
   }
 
@@ -147,11 +168,12 @@ export class WorkflowsService {
     return toWorkflowView(await this.load(id));
   }
 
-  async list(filter: { project?: string; name?: string; page?: number; pageSize?: number }) {
+  /** `visible` is an SQL condition on the `project` and `created_by` columns keeping the rows the caller may see. */
+  async list(filter: { project?: string; name?: string; page?: number; pageSize?: number }, visible?: { sql: string; parameters: unknown[] }) {
     const pageSize = Math.min(Math.max(Math.floor(filter.pageSize || WORKFLOW_LIST_LIMITS.defaultPageSize), 1), WORKFLOW_LIST_LIMITS.maxPageSize);
     const page = Math.max(Math.floor(filter.page || 1), 1);
-    const conditions: string[] = [];
-    const parameters: unknown[] = [];
+    const conditions: string[] = visible ? [visible.sql] : [];
+    const parameters: unknown[] = visible ? [...visible.parameters] : [];
     if (filter.project) {
       conditions.push('project = ?');
       parameters.push(filter.project);
@@ -191,10 +213,10 @@ export class WorkflowsService {
   }
 
   async revisions(id: string): Promise<RevisionView[]> {
-    if (!ID.test(id)) throw notFound(id);
+    if (!ID.test(id)) throw workflowNotFound(id);
     const events = await this.store.readStream(workflowStreamId(id));
     const state = events.length ? this.fold(events) : undefined;
-    if (!state || state.deleted) throw notFound(id);
+    if (!state || state.deleted) throw workflowNotFound(id);
     return events
       .filter((event) => event.type === 'WorkflowCreated' || event.type === 'WorkflowRevised')
       .map((event) => {
@@ -295,6 +317,6 @@ export function tenantOf(project: string): string {
   return project.split('/')[0];
 }
 
-function notFound(id: string) {
+export function workflowNotFound(id: string): NotFoundError {
   return new NotFoundError('WORKFLOW.NOT_FOUND', `No workflow with id ${id}; list workflows with GET /api/v1/workflows.`);
 }

@@ -5,14 +5,36 @@ export interface Answer<T = any> {
   body: T;
 }
 
-export async function call<T = any>(base: string, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Answer<T>> {
+const tokens = new Map<string, string>();
+
+/** Calls to `base` through `call` carry this access token from now on. */
+export function useToken(base: string, token: string): void {
+  tokens.set(base, token);
+}
+
+/** A call with the token registered for `base` (none when none is). */
+export function call<T = any>(base: string, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Answer<T>> {
+  return callAs(tokens.get(base), base, method, path, body, contentType);
+}
+
+/** A call as the owner of `token` (undefined: no Authorization header at all). */
+export async function callAs<T = any>(
+  token: string | undefined,
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+): Promise<Answer<T> & { headers: Headers }> {
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': contentType };
+  if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': contentType },
+    headers,
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
 }
 
 const FINAL = ['succeeded', 'failed', 'stopped', 'timed_out'];

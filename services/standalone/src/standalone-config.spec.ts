@@ -1,0 +1,19 @@
+import { loadServiceConfig } from '@co/common';
+import { crewAddresses } from './standalone-config';
+
+describe('crewAddresses', () => {
+  const configs = (env: Record<string, string>) => [{ config: loadServiceConfig('crew', env) }, { config: loadServiceConfig('pilotage', {}) }];
+
+  it("points the other services at crew's own ports, moved or not", () => {
+    expect(crewAddresses(configs({}), {})).toEqual({ CO_CREW_URL: 'http://127.0.0.1:8081', CO_CREW_GRPC_ADDRESS: '127.0.0.1:9081' });
+    expect(crewAddresses(configs({ CO_HTTP_PORT: '18081', CO_GRPC_PORT: '19081', CO_HTTP_HOST: '10.0.0.5' }), {})).toEqual({
+      CO_CREW_URL: 'http://10.0.0.5:18081',
+      CO_CREW_GRPC_ADDRESS: '10.0.0.5:19081',
+    });
+  });
+
+  it('leaves addresses the environment sets alone', () => {
+    expect(crewAddresses(configs({ CO_HTTP_PORT: '18081' }), { CO_CREW_URL: 'http://crew.internal:8081' })).toEqual({ CO_CREW_GRPC_ADDRESS: '127.0.0.1:9081' });
+    expect(crewAddresses(configs({}), { CO_CREW_URL: 'http://a:1', CO_CREW_GRPC_ADDRESS: 'a:2' })).toEqual({});
+  });
+});
