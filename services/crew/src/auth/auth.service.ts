@@ -33,6 +33,16 @@ export class AuthService {
   ) {}
 
   async login(username: string, password: string, address: string): Promise<TokenPair> {
+    const user = await this.checkPassword(username, password, address);
+    const refresh = await this.refreshTokens.issue(user.userId);
+    return this.pair(user.userId, user.username, refresh.token);
+  }
+
+  /**
+   * The user a username and password prove, through the login throttle (also used by the
+   * registry token endpoint); throws InvalidCredentialsError or ThrottledError.
+   */
+  async checkPassword(username: string, password: string, address: string): Promise<{ userId: string; username: string }> {
     const retryAfter = this.throttle.retryAfter(username, address);
     if (retryAfter > 0) throw new ThrottledError(retryAfter);
     const credentials = await this.users.credentials(username);
@@ -43,8 +53,7 @@ export class AuthService {
       throw new InvalidCredentialsError();
     }
     this.throttle.succeeded(username);
-    const refresh = await this.refreshTokens.issue(credentials.userId);
-    return this.pair(credentials.userId, credentials.username, refresh.token);
+    return { userId: credentials.userId, username: credentials.username };
   }
 
   async refresh(refreshToken: string): Promise<TokenPair> {

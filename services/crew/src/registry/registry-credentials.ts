@@ -1,9 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { AccessGate, ANONYMOUS, parseAuthorization, type Principal, UnauthenticatedError } from '@co/auth';
-import { InvalidCredentialsError, ThrottledError } from '../auth/auth-errors';
-import { LoginThrottle } from '../auth/login-throttle';
-import { dummyHash, verifyPassword } from '../users/password-hasher';
-import { UsersService } from '../users/users.service';
+import { InvalidCredentialsError } from '../auth/auth-errors';
+import { AuthService } from '../auth/auth.service';
 import { API_TOKEN_PREFIX } from '../tokens/api-token.port';
 
 /**
@@ -15,9 +13,8 @@ import { API_TOKEN_PREFIX } from '../tokens/api-token.port';
 @Injectable()
 export class RegistryCredentials {
   constructor(
-    private readonly users: UsersService,
+    private readonly auth: AuthService,
     private readonly gate: AccessGate,
-    @Inject(LoginThrottle) private readonly throttle: LoginThrottle,
   ) {}
 
   /** The caller; throws InvalidCredentialsError (401) or ThrottledError (429). */
@@ -42,16 +39,7 @@ export class RegistryCredentials {
   }
 
   private async password(username: string, password: string, address: string): Promise<Principal> {
-    const retryAfter = this.throttle.retryAfter(username, address);
-    if (retryAfter > 0) throw new ThrottledError(retryAfter);
-    const credentials = await this.users.credentials(username);
-    // An unknown user costs one scrypt too, against a hash no password matches.
-    const valid = await verifyPassword(password, credentials?.passwordHash ?? (await dummyHash()));
-    if (!credentials || !valid) {
-      this.throttle.failed(username, address);
-      throw new InvalidCredentialsError();
-    }
-    this.throttle.succeeded(username);
-    return { kind: 'user', userId: credentials.userId, username: credentials.username };
+    const user = await this.auth.checkPassword(username, password, address);
+    return { kind: 'user', ...user };
   }
 }
