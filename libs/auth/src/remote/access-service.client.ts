@@ -1,57 +1,18 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { protoFile } from '@co/proto';
+import { crew, protoFile } from '@co/proto';
 import { injectTraceHeaders } from '@co/telemetry';
 import { AccessUnavailableError } from '../errors';
-
-export interface SubjectMessage {
-  userId: string;
-  username: string;
-  tokenId: string;
-}
-
-export interface IntrospectTokenAnswer {
-  active: boolean;
-  userId: string;
-  username: string;
-  tokenId: string;
-  reason: string;
-}
-
-export interface AuthorizeAnswer {
-  allowed: boolean;
-  visible: boolean;
-  reason: string;
-}
-
-export interface ListScopeAnswer {
-  everywhere: boolean;
-  orgs: string[];
-  projects: string[];
-  ownEverywhere: boolean;
-  ownOrgs: string[];
-  ownProjects: string[];
-}
-
-export interface QuotaLimitsMessage {
-  maxWorkflows?: number | null;
-  maxConcurrentRuns?: number | null;
-  maxRegistryBytes?: number | null;
-}
-
-export interface GetQuotaAnswer {
-  org?: QuotaLimitsMessage;
-  project?: QuotaLimitsMessage;
-}
 
 type Callback<T> = (error: grpc.ServiceError | null, response?: T) => void;
 type Unary<Request, Response> = (request: Request, metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<Response>) => void;
 
+/** The messages are ts-proto's types of crew.proto: @grpc/proto-loader with keepCase false reads them so. */
 interface AccessServiceStub extends grpc.Client {
-  introspectToken: Unary<{ token: string; username: string }, IntrospectTokenAnswer>;
-  authorize: Unary<{ subject: SubjectMessage; action: string; resource: Record<string, string> }, AuthorizeAnswer>;
-  listScope: Unary<{ subject: SubjectMessage; action: string }, ListScopeAnswer>;
-  getQuota: Unary<{ org: string; project: string }, GetQuotaAnswer>;
+  introspectToken: Unary<crew.IntrospectTokenRequest, crew.IntrospectTokenResponse>;
+  authorize: Unary<crew.AuthorizeRequest, crew.AuthorizeResponse>;
+  listScope: Unary<crew.ListScopeRequest, crew.ListScopeResponse>;
+  getQuota: Unary<crew.GetQuotaRequest, crew.GetQuotaResponse>;
 }
 
 let definition: grpc.GrpcObject | undefined;
@@ -80,19 +41,19 @@ export class AccessServiceClient {
     this.stub = new AccessService(address, grpc.credentials.createInsecure());
   }
 
-  introspectToken(request: { token: string; username: string }): Promise<IntrospectTokenAnswer> {
+  introspectToken(request: crew.IntrospectTokenRequest): Promise<crew.IntrospectTokenResponse> {
     return this.call('introspectToken', request);
   }
 
-  authorize(request: { subject: SubjectMessage; action: string; resource: Record<string, string> }): Promise<AuthorizeAnswer> {
+  authorize(request: crew.AuthorizeRequest): Promise<crew.AuthorizeResponse> {
     return this.call('authorize', request);
   }
 
-  listScope(request: { subject: SubjectMessage; action: string }): Promise<ListScopeAnswer> {
+  listScope(request: crew.ListScopeRequest): Promise<crew.ListScopeResponse> {
     return this.call('listScope', request);
   }
 
-  getQuota(request: { org: string; project: string }): Promise<GetQuotaAnswer> {
+  getQuota(request: crew.GetQuotaRequest): Promise<crew.GetQuotaResponse> {
     return this.call('getQuota', request);
   }
 

@@ -4,7 +4,8 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetK
 import type { AccessControl, Credentials, Decision, ListScope, Principal, QuotaLimits, ResourceRef } from '../access';
 import { resourceTypeOf, type Action } from '../actions';
 import { AccessUnavailableError, UnauthenticatedError } from '../errors';
-import { AccessServiceClient, type QuotaLimitsMessage, type SubjectMessage } from './access-service.client';
+import type { crew } from '@co/proto';
+import { AccessServiceClient } from './access-service.client';
 import type { CrewAccessSettings } from './crew-access-settings';
 import { DecisionCache } from './decision-cache';
 
@@ -119,12 +120,12 @@ export class CrewAccessControl implements AccessControl, OnModuleDestroy {
   }
 }
 
-function subjectOf(principal: Principal): SubjectMessage {
+function subjectOf(principal: Principal): crew.Subject {
   if (principal.kind !== 'user') return { userId: '', username: '', tokenId: '' };
   return { userId: principal.userId, username: principal.username, tokenId: principal.tokenId ?? '' };
 }
 
-function limitsOf(message: QuotaLimitsMessage | undefined): QuotaLimits {
+function limitsOf(message: crew.QuotaLimits | undefined): QuotaLimits {
   // Absent is no limit; 0 is a limit.
   const limit = (value: number | string | null | undefined) => (value === undefined || value === null || value === '' ? undefined : Number(value));
   return {

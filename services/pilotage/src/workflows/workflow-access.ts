@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { NotFoundError } from '@co/common';
 import { AccessGate, scopeCondition, userIdOf, type Principal, type ResourceRef, type ResourceResolver } from '@co/auth';
 import type { WorkflowDocument } from './workflow-definition';
+import { parseDuration } from './durations';
 import { QuotaGate } from '../quotas/quota-gate';
 import type { DocumentFormat } from './workflow-input';
 import { workflowNotFound, WorkflowsService, type WorkflowView } from './workflows.service';
@@ -106,6 +107,8 @@ export class WorkflowAccess {
   }
 }
 
+/** Both documents are validated: their timeouts parse. `30s` and `30` are the same setting. */
 function settingsChanged(current: WorkflowDocument, next: WorkflowDocument): boolean {
-  return String(current.spec.timeout ?? '') !== String(next.spec.timeout ?? '') || (current.spec.concurrency ?? null) !== (next.spec.concurrency ?? null);
+  const timeout = (document: WorkflowDocument) => (document.spec.timeout === undefined ? undefined : parseDuration(document.spec.timeout));
+  return timeout(current) !== timeout(next) || (current.spec.concurrency ?? null) !== (next.spec.concurrency ?? null);
 }
