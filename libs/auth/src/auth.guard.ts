@@ -6,6 +6,7 @@ import { ACCESS_CONTROL, ANONYMOUS, type AccessControl, type Principal } from '.
 import { parseAuthorization } from './credentials';
 import { AUTH_CONTEXT, AUTH_METADATA, type AuthContext, type AuthRequirement, type ResourceResolver } from './decorators';
 import { ForbiddenError, UnauthenticatedError } from './errors';
+import { auditRefusalOf } from './audit/audit-rpc';
 
 /**
  * The one guard of every service, HTTP and gRPC alike. Deny by default: a handler
@@ -22,6 +23,16 @@ export class AuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    try {
+      return await this.check(context);
+    } catch (error) {
+      // A refused gRPC call never reaches the audit interceptor: AuditGuard armed a recorder for it.
+      if (context.getType() === 'rpc') auditRefusalOf(context.switchToRpc().getContext())?.(error);
+      throw error;
+    }
+  }
+
+  private async check(context: ExecutionContext): Promise<boolean> {
     const type = context.getType();
     if (type !== 'http' && type !== 'rpc') return true;
     const requirement = this.reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_METADATA, [context.getHandler(), context.getClass()]);

@@ -9,6 +9,7 @@ import { CREW_SETTINGS, loadCrewSettings, type CrewSettings } from './crew-setti
 import { bootstrapAdmin } from './users/admin-bootstrap';
 import { dummyHash } from './users/password-hasher';
 import { UsersController } from './users/users.controller';
+import { UsersGrpcController } from './users/users.grpc.controller';
 import { UsersService } from './users/users.service';
 import { CREW_PARTS } from './crew.parts-list';
 import { bootstrapTenancy } from './tenancy/tenancy-bootstrap';
@@ -32,7 +33,7 @@ class CrewStartup implements OnApplicationBootstrap {
 
 /** Crew: tenancy and access: users, organizations, projects, roles, tokens, quotas and audit. */
 @Module({
-  controllers: [UsersController, AuthController, ...CREW_PARTS.flatMap((part) => part.controllers ?? [])],
+  controllers: [UsersController, UsersGrpcController, AuthController, ...CREW_PARTS.flatMap((part) => part.controllers ?? [])],
   providers: [
     ...CREW_PARTS.flatMap((part) => part.providers ?? []),
     UsersService,

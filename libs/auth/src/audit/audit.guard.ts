@@ -3,7 +3,8 @@ import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { AUTH_CONTEXT, type AuthContext } from '../decorators';
 import { AuditPublisher } from './audit-publisher';
-import { actorOf, auditedCalls, declaredAction, identifyingFields, isMutatingHttp, requirementOf, safeParams, scopeOf } from './audit-calls';
+import { actorOf, auditedCalls, declaredAction, identifyingFields, isMutatingHttp, isMutatingRpc, requirementOf, safeParams, scopeOf } from './audit-calls';
+import { AUDIT_REFUSAL, type AuditRefusal, recordRpcCall, rpcMethodOf } from './audit-rpc';
 
 /** What the interceptor learns about an HTTP call that the finished response cannot tell. */
 export const AUDIT_NOTE = Symbol('co:audit-note');
@@ -16,9 +17,11 @@ export interface AuditNote {
 const STATUS_CODES: Record<number, string> = { 401: 'AUTH.UNAUTHENTICATED', 403: 'AUTH.FORBIDDEN' };
 
 /**
- * Arms the audit of a mutating HTTP call. It runs before the auth guard, so that a
- * call the auth guard refuses is audited too, and records when the response has been
- * sent: its final status is then known, whatever answered it.
+ * Arms the audit of a mutating call. It runs before the auth guard, so that a call
+ * the auth guard refuses is audited too. An HTTP call is recorded when the response
+ * has been sent: its final status is then known, whatever answered it. A gRPC call
+ * gets a refusal recorder on its metadata, which the auth guard calls when it refuses
+ * the call (a call that reaches its handler is recorded by AuditInterceptor).
  */
 @Injectable()
 export class AuditGuard implements CanActivate {
@@ -28,6 +31,7 @@ export class AuditGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
+    if (context.getType() === 'rpc') return this.armRpc(context);
     if (context.getType() !== 'http') return true;
     const http = context.switchToHttp();
     const req = http.getRequest<Request>();
@@ -59,6 +63,21 @@ export class AuditGuard implements CanActivate {
         traceId: stringHeader(res.getHeader('X-Trace-Id')),
       });
     });
+    return true;
+  }
+
+  private armRpc(context: ExecutionContext): boolean {
+    const metadata = context.switchToRpc().getContext<object | undefined>();
+    if (!metadata || typeof metadata !== 'object') return true;
+    const method = rpcMethodOf(context);
+    if (!isMutatingRpc(method.rpc) || auditedCalls(this.reflector, context) === 'none') return true;
+    let recorded = false;
+    const refused: AuditRefusal = (error) => {
+      if (recorded) return;
+      recorded = true;
+      recordRpcCall(this.publisher, this.reflector, context, method, error ?? new Error('refused'));
+    };
+    (metadata as Record<symbol, AuditRefusal>)[AUDIT_REFUSAL] = refused;
     return true;
   }
 }

@@ -3,3 +3,4 @@ export * from './audit-publisher';
 export * from './audit.guard';
 export * from './audit.interceptor';
 export * from './not-audited.decorator';
+export * from './audit-rpc';

@@ -65,21 +65,29 @@ export class AuditController {
     summary: 'Audit records, newest first: platform administrators see all; holders of audit:view the records of their organizations',
   })
   async list(@Query() params: AuditQueryParams, @CurrentPrincipal() principal: Principal): Promise<AuditPage> {
-    const scope = await this.gate.scope(principal, 'audit:view');
-    if (!scope.everywhere && scope.orgs.length === 0 && scope.projects.length === 0) {
-      throw new ForbiddenError('view the audit trail', 'you hold audit:view in no organization');
-    }
-    if (params.org !== undefined && !scope.everywhere && !scope.orgs.includes(params.org) && !scope.projects.some((path) => path.startsWith(`${params.org}/`))) {
-      throw new NotFoundError('ORG.NOT_FOUND', `No organization named ${params.org} (or you are not a member of it).`);
-    }
-    const since = params.since ? new Date(params.since) : undefined;
-    const until = params.until ? new Date(params.until) : undefined;
-    if (since && until && since >= until) {
-      throw new InvalidInputError('AUDIT.INVALID_RANGE', 'since must be earlier than until.');
-    }
-    return this.trail.find(
-      { org: params.org, user: params.user, action: params.action, since, until, page: params.page ?? 1, pageSize: params.pageSize ?? 50 },
-      { everywhere: scope.everywhere, orgs: scope.orgs, projects: scope.projects },
-    );
+    return queryAudit(this.gate, this.trail, principal, params);
   }
+}
+
+/**
+ * The audit records the caller may read (REST and gRPC alike): platform
+ * administrators all, holders of audit:view those of their organizations.
+ */
+export async function queryAudit(gate: AccessGate, trail: AuditTrail, principal: Principal, params: AuditQueryParams): Promise<AuditPage> {
+  const scope = await gate.scope(principal, 'audit:view');
+  if (!scope.everywhere && scope.orgs.length === 0 && scope.projects.length === 0) {
+    throw new ForbiddenError('view the audit trail', 'you hold audit:view in no organization');
+  }
+  if (params.org !== undefined && !scope.everywhere && !scope.orgs.includes(params.org) && !scope.projects.some((path) => path.startsWith(`${params.org}/`))) {
+    throw new NotFoundError('ORG.NOT_FOUND', `No organization named ${params.org} (or you are not a member of it).`);
+  }
+  const since = params.since ? new Date(params.since) : undefined;
+  const until = params.until ? new Date(params.until) : undefined;
+  if (since && until && since >= until) {
+    throw new InvalidInputError('AUDIT.INVALID_RANGE', 'since must be earlier than until.');
+  }
+  return trail.find(
+    { org: params.org, user: params.user, action: params.action, since, until, page: params.page ?? 1, pageSize: params.pageSize ?? 50 },
+    { everywhere: scope.everywhere, orgs: scope.orgs, projects: scope.projects },
+  );
 }

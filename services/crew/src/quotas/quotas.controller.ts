@@ -28,11 +28,11 @@ export class QuotaLimitsBody {
   maxRegistryBytes?: number | null;
 }
 
-function organizationNotFound(org: string) {
+export function organizationNotFound(org: string) {
   return new NotFoundError('ORG.NOT_FOUND', `No organization named ${org} (or you are not a member of it).`);
 }
 
-function projectNotFound(org: string, project: string) {
+export function projectNotFound(org: string, project: string) {
   return new NotFoundError('PROJECT.NOT_FOUND', `No project named ${org}/${project} (or you are not a member of it).`);
 }
 
@@ -75,6 +75,6 @@ export class QuotasController {
   }
 }
 
-function actorOf(principal: Principal): string | undefined {
+export function actorOf(principal: Principal): string | undefined {
   return principal.kind === 'user' ? `user:${principal.userId}` : undefined;
 }

@@ -4,12 +4,13 @@ import { QUOTA_DEFAULTS, loadQuotaDefaults } from './quota-defaults';
 import { QUOTA_READER } from './quota.port';
 import { QuotaUsageTracker } from './quota-usage';
 import { QuotasController } from './quotas.controller';
+import { QuotasGrpcController } from './quotas.grpc.controller';
 import { QuotasProjection } from './quotas.projection';
 import { QuotasService } from './quotas.service';
 
 /** Quotas: limits per organization and project, and their usage followed from pilotage's events. */
 export const quotasParts: CrewParts = {
-  controllers: [QuotasController],
+  controllers: [QuotasController, QuotasGrpcController],
   providers: [
     QuotasService,
     QuotaUsageTracker,

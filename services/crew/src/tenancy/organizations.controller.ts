@@ -31,9 +31,7 @@ export class OrganizationsController {
   @Authenticated()
   @ApiOperation({ summary: 'The organizations the caller belongs to (all of them for a platform administrator)' })
   async list(@CurrentPrincipal() principal: Principal): Promise<{ items: OrganizationView[] }> {
-    const scope = await this.gate.scope(principal, 'organization:view');
-    const names = scope.everywhere ? 'all' : [...new Set([...scope.orgs, ...scope.projects.map((project) => project.split('/')[0])])];
-    return { items: await this.tenancy.organizations(names) };
+    return { items: await this.gate.organizations(principal) };
   }
 
   @Get(':org')
@@ -58,11 +56,7 @@ export class OrganizationsController {
   @Authorize('project:view')
   @ApiOperation({ summary: 'The projects of the organization the caller may see' })
   async projects(@Param('org') org: string, @CurrentPrincipal() principal: Principal): Promise<{ items: ProjectView[] }> {
-    await this.gate.require(principal, 'organization:view', org);
-    const scope = await this.gate.scope(principal, 'project:view');
-    const all = await this.tenancy.projects(org);
-    if (scope.everywhere || scope.orgs.includes(org)) return { items: all };
-    return { items: all.filter((project) => scope.projects.includes(project.path)) };
+    return { items: await this.gate.projects(principal, org) };
   }
 
   @Get(':org/projects/:project')

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AccessGate, type Action, type Principal } from '@co/auth';
-import { organizationNotFound, projectNotFound } from './tenancy.service';
+import { organizationNotFound, projectNotFound, TenancyService, type OrganizationView, type ProjectView } from './tenancy.service';
 
 /**
  * The checks of the tenancy endpoints: an organization or project the caller may not
@@ -9,7 +9,10 @@ import { organizationNotFound, projectNotFound } from './tenancy.service';
  */
 @Injectable()
 export class TenancyGate {
-  constructor(private readonly gate: AccessGate) {}
+  constructor(
+    private readonly gate: AccessGate,
+    private readonly tenancy: TenancyService,
+  ) {}
 
   async require(principal: Principal, action: Action, org: string, project?: string): Promise<void> {
     if (!project) return this.gate.require(principal, action, { org }, () => organizationNotFound(org));
@@ -26,6 +29,22 @@ export class TenancyGate {
 
   scope(principal: Principal, action: Action) {
     return this.gate.scope(principal, action);
+  }
+
+  /** The organizations the caller belongs to (all of them for a platform administrator). */
+  async organizations(principal: Principal): Promise<OrganizationView[]> {
+    const scope = await this.scope(principal, 'organization:view');
+    const names = scope.everywhere ? 'all' : [...new Set([...scope.orgs, ...scope.projects.map((project) => project.split('/')[0])])];
+    return this.tenancy.organizations(names);
+  }
+
+  /** The projects of a visible organization that the caller may see. */
+  async projects(principal: Principal, org: string): Promise<ProjectView[]> {
+    await this.require(principal, 'organization:view', org);
+    const scope = await this.scope(principal, 'project:view');
+    const all = await this.tenancy.projects(org);
+    if (scope.everywhere || scope.orgs.includes(org)) return all;
+    return all.filter((project) => scope.projects.includes(project.path));
   }
 }
 

@@ -44,7 +44,7 @@ export class TokensController {
  * Tokens are managed with a login session only: a token that could create tokens
  * could outlive its own revocation or its expiry through a copy of itself.
  */
-function signedInUser(principal: Principal): string {
+export function signedInUser(principal: Principal): string {
   if (principal.kind !== 'user') throw new ForbiddenError('manage API tokens', 'sign in first');
   if (principal.tokenId) throw new ForbiddenError('manage API tokens', 'an API token cannot manage tokens; log in with your password');
   return principal.userId;

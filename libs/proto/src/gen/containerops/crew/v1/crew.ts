@@ -15,7 +15,9 @@ export const protobufFileName = "containerops/crew/v1/crew.proto";
 
 /**
  * Crew over gRPC: the decisions every other service asks for (who is calling, may they
- * do this, what may they list, what are their quotas), and the tenancy model.
+ * do this, what may they list, what are their quotas), the tenancy model, and the
+ * management API (users, organizations, projects, members, roles, tokens, quotas,
+ * audit) with the same access rules as its REST equivalent.
  *
  * Conventions are those of containerops.pilotage.v1: snake_case fields, RFC 3339
  * times, "" and 0 mean "not given", errors carry `error-code` and `error-details`
@@ -118,6 +120,412 @@ export interface GetQuotaResponse {
   project?: QuotaLimits | undefined;
 }
 
+export interface User {
+  id: string;
+  username: string;
+  email: string;
+  createdAt: string;
+}
+
+export interface CreateUserRequest {
+  /** Lowercase slug, 3-32 characters. */
+  username: string;
+  /** 12-128 characters, not the username. */
+  password: string;
+  email: string;
+}
+
+export interface ListUsersRequest {
+}
+
+export interface ListUsersResponse {
+  items: User[];
+}
+
+export interface GetUserRequest {
+  username: string;
+}
+
+export interface GetMeRequest {
+}
+
+/** A role held by a user: on the platform (no org), in an organization, or in a project. */
+export interface Binding {
+  role: string;
+  org: string;
+  project: string;
+}
+
+export interface GetMeResponse {
+  id: string;
+  username: string;
+  email: string;
+  createdAt: string;
+  bindings: Binding[];
+}
+
+export interface Organization {
+  name: string;
+  description: string;
+  createdAt: string;
+}
+
+export interface Project {
+  org: string;
+  name: string;
+  /** `org/project`, as policies and other services name it. */
+  path: string;
+  description: string;
+  createdAt: string;
+}
+
+export interface Member {
+  username: string;
+  userId: string;
+  role: string;
+  /** "" for platform administrators. */
+  org: string;
+  /** "" for organization and platform roles. */
+  project: string;
+  since: string;
+}
+
+export interface CreateOrganizationRequest {
+  /** Lowercase slug, 2-63 characters. */
+  name: string;
+  description: string;
+}
+
+export interface ListOrganizationsRequest {
+}
+
+export interface ListOrganizationsResponse {
+  items: Organization[];
+}
+
+export interface GetOrganizationRequest {
+  org: string;
+}
+
+export interface CreateProjectRequest {
+  org: string;
+  /** Lowercase slug, 2-63 characters. */
+  name: string;
+  description: string;
+}
+
+export interface ListProjectsRequest {
+  org: string;
+}
+
+export interface ListProjectsResponse {
+  items: Project[];
+}
+
+export interface GetProjectRequest {
+  org: string;
+  project: string;
+}
+
+export interface ListMembersResponse {
+  items: Member[];
+}
+
+export interface ListOrganizationMembersRequest {
+  org: string;
+}
+
+export interface AddOrganizationMemberRequest {
+  org: string;
+  username: string;
+  /** org-admin, project-admin, member, viewer or a custom role. */
+  role: string;
+}
+
+export interface SetOrganizationMemberRoleRequest {
+  org: string;
+  username: string;
+  role: string;
+}
+
+export interface RemoveOrganizationMemberRequest {
+  org: string;
+  username: string;
+}
+
+export interface ListProjectMembersRequest {
+  org: string;
+  project: string;
+}
+
+export interface AddProjectMemberRequest {
+  org: string;
+  project: string;
+  username: string;
+  /** project-admin, member, viewer or a custom project role. */
+  role: string;
+}
+
+export interface SetProjectMemberRoleRequest {
+  org: string;
+  project: string;
+  username: string;
+  role: string;
+}
+
+export interface RemoveProjectMemberRequest {
+  org: string;
+  project: string;
+  username: string;
+}
+
+export interface RemoveMemberResponse {
+}
+
+export interface ListPlatformAdminsRequest {
+}
+
+export interface GrantPlatformAdminRequest {
+  username: string;
+}
+
+export interface RevokePlatformAdminRequest {
+  username: string;
+}
+
+export interface RevokePlatformAdminResponse {
+}
+
+export interface Rule {
+  /** A resource type of the action catalog, e.g. workflow. */
+  resource: string;
+  /** Verbs of that resource, e.g. ["view", "run"]. */
+  actions: string[];
+  /** all, joined-projects or own-objects. */
+  scope: string;
+  /** Restricts the rule to these `org/project`s; empty: no restriction. */
+  projects: string[];
+}
+
+export interface Role {
+  name: string;
+  description: string;
+  /** platform, org or project. */
+  level: string;
+  builtIn: boolean;
+  rules: Rule[];
+}
+
+export interface ListRolesRequest {
+}
+
+export interface ListRolesResponse {
+  items: Role[];
+}
+
+export interface GetRoleRequest {
+  name: string;
+}
+
+export interface DefineRoleRequest {
+  name: string;
+  description: string;
+  /** org: granted in an organization; project: granted in a project (or in an organization, for all its projects). */
+  level: string;
+  rules: Rule[];
+}
+
+export interface DeleteRoleRequest {
+  name: string;
+}
+
+export interface DeleteRoleResponse {
+}
+
+/**
+ * What a token may do: only `actions` (all the user's when empty), only in
+ * `projects` (`org/project`; everywhere the user has rights when empty).
+ */
+export interface TokenScopes {
+  actions: string[];
+  projects: string[];
+}
+
+export interface Token {
+  id: string;
+  name: string;
+  scopes?: TokenScopes | undefined;
+  createdAt: string;
+  expiresAt: string;
+  /** "" when never used. */
+  lastUsedAt: string;
+}
+
+export interface IssuedToken {
+  id: string;
+  name: string;
+  scopes?: TokenScopes | undefined;
+  createdAt: string;
+  expiresAt: string;
+  /** The secret (`cop_...`): shown once. */
+  token: string;
+}
+
+export interface CreateTokenRequest {
+  /** 1-64 characters, to recognize the token by. */
+  name: string;
+  scopes?:
+    | TokenScopes
+    | undefined;
+  /** 1-365; 0: the default, 90. */
+  expiresInDays: number;
+}
+
+export interface ListTokensRequest {
+}
+
+export interface ListTokensResponse {
+  items: Token[];
+}
+
+export interface GetTokenRequest {
+  id: string;
+}
+
+export interface RevokeTokenRequest {
+  id: string;
+}
+
+export interface RevokeTokenResponse {
+}
+
+export interface QuotaUsage {
+  workflows: number;
+  concurrentRuns: number;
+  /** Not measured yet: always 0. */
+  registryBytes: number;
+}
+
+/** Effective limits (QuotaLimits: an absent field is no limit) and usage. */
+export interface QuotaScope {
+  limits?: QuotaLimits | undefined;
+  usage?: QuotaUsage | undefined;
+}
+
+export interface ProjectQuotas {
+  project: string;
+  limits?: QuotaLimits | undefined;
+  usage?: QuotaUsage | undefined;
+}
+
+export interface OrganizationQuotas {
+  name: string;
+  limits?: QuotaLimits | undefined;
+  usage?: QuotaUsage | undefined;
+  projects: ProjectQuotas[];
+}
+
+export interface GetQuotasRequest {
+  org: string;
+}
+
+/**
+ * One limit as set. Absent: the default (an organization's configured default; for a
+ * project, no limit of its own). `unlimited`: no limit. Else `limit` (0 or more).
+ */
+export interface QuotaSetting {
+  unlimited: boolean;
+  limit: number;
+}
+
+/** Replaces a scope's limits as a whole. */
+export interface QuotaSettings {
+  maxWorkflows?: QuotaSetting | undefined;
+  maxConcurrentRuns?: QuotaSetting | undefined;
+  maxRegistryBytes?: QuotaSetting | undefined;
+}
+
+export interface SetOrganizationQuotasRequest {
+  org: string;
+  limits?: QuotaSettings | undefined;
+}
+
+export interface SetProjectQuotasRequest {
+  org: string;
+  project: string;
+  limits?: QuotaSettings | undefined;
+}
+
+export interface ListAuditRecordsRequest {
+  /** Only this organization's records. */
+  org: string;
+  /** A user id or a username. */
+  user: string;
+  /** An action as recorded: `organization:create`, `POST /api/v1/auth/login`. */
+  action: string;
+  /** RFC 3339 time, inclusive. */
+  since: string;
+  /** RFC 3339 time, exclusive. */
+  until: string;
+  /** 1-based; 0: 1. */
+  page: number;
+  /** 1-200; 0: 50. */
+  pageSize: number;
+}
+
+export interface AuditActor {
+  /** user or anonymous. */
+  kind: string;
+  userId: string;
+  username: string;
+  tokenId: string;
+}
+
+export interface AuditTarget {
+  id: string;
+  params: { [key: string]: string };
+  fields: { [key: string]: string };
+}
+
+export interface AuditTarget_ParamsEntry {
+  key: string;
+  value: string;
+}
+
+export interface AuditTarget_FieldsEntry {
+  key: string;
+  value: string;
+}
+
+export interface AuditRecord {
+  id: string;
+  service: string;
+  at: string;
+  actor?: AuditActor | undefined;
+  action: string;
+  /** http or grpc. */
+  transport: string;
+  operation: string;
+  /** success or failure. */
+  outcome: string;
+  status: number;
+  errorCode: string;
+  org: string;
+  project: string;
+  target?: AuditTarget | undefined;
+  sourceAddress: string;
+  traceId: string;
+}
+
+export interface ListAuditRecordsResponse {
+  items: AuditRecord[];
+  page: number;
+  pageSize: number;
+  total: number;
+  /** 0 on the last page. */
+  nextPage: number;
+}
+
 export const CONTAINEROPS_CREW_V1_PACKAGE_NAME = "containerops.crew.v1";
 
 export interface AccessServiceClient {
@@ -186,3 +594,495 @@ export function AccessServiceControllerMethods() {
 }
 
 export const ACCESS_SERVICE_NAME = "AccessService";
+
+/** Users: POST/GET /api/v1/users, GET /api/v1/users/{username}, GET /api/v1/me. */
+
+export interface UserServiceClient {
+  /** Platform administrators. */
+
+  createUser(request: CreateUserRequest, metadata?: Metadata): Observable<User>;
+
+  /** Platform administrators; never any password data. */
+
+  listUsers(request: ListUsersRequest, metadata?: Metadata): Observable<ListUsersResponse>;
+
+  getUser(request: GetUserRequest, metadata?: Metadata): Observable<User>;
+
+  /** The caller and the roles they hold. */
+
+  getMe(request: GetMeRequest, metadata?: Metadata): Observable<GetMeResponse>;
+}
+
+/** Users: POST/GET /api/v1/users, GET /api/v1/users/{username}, GET /api/v1/me. */
+
+export interface UserServiceController {
+  /** Platform administrators. */
+
+  createUser(request: CreateUserRequest, metadata?: Metadata): Promise<User> | Observable<User> | User;
+
+  /** Platform administrators; never any password data. */
+
+  listUsers(
+    request: ListUsersRequest,
+    metadata?: Metadata,
+  ): Promise<ListUsersResponse> | Observable<ListUsersResponse> | ListUsersResponse;
+
+  getUser(request: GetUserRequest, metadata?: Metadata): Promise<User> | Observable<User> | User;
+
+  /** The caller and the roles they hold. */
+
+  getMe(request: GetMeRequest, metadata?: Metadata): Promise<GetMeResponse> | Observable<GetMeResponse> | GetMeResponse;
+}
+
+export function UserServiceControllerMethods() {
+  return function (constructor: Function) {
+    const grpcMethods: string[] = ["createUser", "listUsers", "getUser", "getMe"];
+    for (const method of grpcMethods) {
+      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
+      GrpcMethod("UserService", method)(constructor.prototype[method], method, descriptor);
+      Object.defineProperty(constructor.prototype, method, descriptor);
+    }
+    const grpcStreamMethods: string[] = [];
+    for (const method of grpcStreamMethods) {
+      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
+      GrpcStreamMethod("UserService", method)(constructor.prototype[method], method, descriptor);
+      Object.defineProperty(constructor.prototype, method, descriptor);
+    }
+  };
+}
+
+export const USER_SERVICE_NAME = "UserService";
+
+/**
+ * Organizations, projects, their members and the platform administrators:
+ * /api/v1/orgs/... and /api/v1/platform/admins/...
+ */
+
+export interface TenancyServiceClient {
+  /** Platform administrators. */
+
+  createOrganization(request: CreateOrganizationRequest, metadata?: Metadata): Observable<Organization>;
+
+  /** The organizations the caller belongs to (all of them for a platform administrator). */
+
+  listOrganizations(request: ListOrganizationsRequest, metadata?: Metadata): Observable<ListOrganizationsResponse>;
+
+  getOrganization(request: GetOrganizationRequest, metadata?: Metadata): Observable<Organization>;
+
+  /** The organization's administrators. */
+
+  createProject(request: CreateProjectRequest, metadata?: Metadata): Observable<Project>;
+
+  /** The projects of the organization the caller may see. */
+
+  listProjects(request: ListProjectsRequest, metadata?: Metadata): Observable<ListProjectsResponse>;
+
+  getProject(request: GetProjectRequest, metadata?: Metadata): Observable<Project>;
+
+  /** Who holds a role in the organization itself. */
+
+  listOrganizationMembers(
+    request: ListOrganizationMembersRequest,
+    metadata?: Metadata,
+  ): Observable<ListMembersResponse>;
+
+  /** An organization role, or a project role for all its projects. */
+
+  addOrganizationMember(request: AddOrganizationMemberRequest, metadata?: Metadata): Observable<Member>;
+
+  setOrganizationMemberRole(request: SetOrganizationMemberRoleRequest, metadata?: Metadata): Observable<Member>;
+
+  removeOrganizationMember(
+    request: RemoveOrganizationMemberRequest,
+    metadata?: Metadata,
+  ): Observable<RemoveMemberResponse>;
+
+  /** Who holds a role in the project itself. */
+
+  listProjectMembers(request: ListProjectMembersRequest, metadata?: Metadata): Observable<ListMembersResponse>;
+
+  addProjectMember(request: AddProjectMemberRequest, metadata?: Metadata): Observable<Member>;
+
+  setProjectMemberRole(request: SetProjectMemberRoleRequest, metadata?: Metadata): Observable<Member>;
+
+  removeProjectMember(request: RemoveProjectMemberRequest, metadata?: Metadata): Observable<RemoveMemberResponse>;
+
+  /** Platform administrators only. */
+
+  listPlatformAdmins(request: ListPlatformAdminsRequest, metadata?: Metadata): Observable<ListMembersResponse>;
+
+  grantPlatformAdmin(request: GrantPlatformAdminRequest, metadata?: Metadata): Observable<Member>;
+
+  /** The last administrator stays. */
+
+  revokePlatformAdmin(
+    request: RevokePlatformAdminRequest,
+    metadata?: Metadata,
+  ): Observable<RevokePlatformAdminResponse>;
+}
+
+/**
+ * Organizations, projects, their members and the platform administrators:
+ * /api/v1/orgs/... and /api/v1/platform/admins/...
+ */
+
+export interface TenancyServiceController {
+  /** Platform administrators. */
+
+  createOrganization(
+    request: CreateOrganizationRequest,
+    metadata?: Metadata,
+  ): Promise<Organization> | Observable<Organization> | Organization;
+
+  /** The organizations the caller belongs to (all of them for a platform administrator). */
+
+  listOrganizations(
+    request: ListOrganizationsRequest,
+    metadata?: Metadata,
+  ): Promise<ListOrganizationsResponse> | Observable<ListOrganizationsResponse> | ListOrganizationsResponse;
+
+  getOrganization(
+    request: GetOrganizationRequest,
+    metadata?: Metadata,
+  ): Promise<Organization> | Observable<Organization> | Organization;
+
+  /** The organization's administrators. */
+
+  createProject(request: CreateProjectRequest, metadata?: Metadata): Promise<Project> | Observable<Project> | Project;
+
+  /** The projects of the organization the caller may see. */
+
+  listProjects(
+    request: ListProjectsRequest,
+    metadata?: Metadata,
+  ): Promise<ListProjectsResponse> | Observable<ListProjectsResponse> | ListProjectsResponse;
+
+  getProject(request: GetProjectRequest, metadata?: Metadata): Promise<Project> | Observable<Project> | Project;
+
+  /** Who holds a role in the organization itself. */
+
+  listOrganizationMembers(
+    request: ListOrganizationMembersRequest,
+    metadata?: Metadata,
+  ): Promise<ListMembersResponse> | Observable<ListMembersResponse> | ListMembersResponse;
+
+  /** An organization role, or a project role for all its projects. */
+
+  addOrganizationMember(
+    request: AddOrganizationMemberRequest,
+    metadata?: Metadata,
+  ): Promise<Member> | Observable<Member> | Member;
+
+  setOrganizationMemberRole(
+    request: SetOrganizationMemberRoleRequest,
+    metadata?: Metadata,
+  ): Promise<Member> | Observable<Member> | Member;
+
+  removeOrganizationMember(
+    request: RemoveOrganizationMemberRequest,
+    metadata?: Metadata,
+  ): Promise<RemoveMemberResponse> | Observable<RemoveMemberResponse> | RemoveMemberResponse;
+
+  /** Who holds a role in the project itself. */
+
+  listProjectMembers(
+    request: ListProjectMembersRequest,
+    metadata?: Metadata,
+  ): Promise<ListMembersResponse> | Observable<ListMembersResponse> | ListMembersResponse;
+
+  addProjectMember(
+    request: AddProjectMemberRequest,
+    metadata?: Metadata,
+  ): Promise<Member> | Observable<Member> | Member;
+
+  setProjectMemberRole(
+    request: SetProjectMemberRoleRequest,
+    metadata?: Metadata,
+  ): Promise<Member> | Observable<Member> | Member;
+
+  removeProjectMember(
+    request: RemoveProjectMemberRequest,
+    metadata?: Metadata,
+  ): Promise<RemoveMemberResponse> | Observable<RemoveMemberResponse> | RemoveMemberResponse;
+
+  /** Platform administrators only. */
+
+  listPlatformAdmins(
+    request: ListPlatformAdminsRequest,
+    metadata?: Metadata,
+  ): Promise<ListMembersResponse> | Observable<ListMembersResponse> | ListMembersResponse;
+
+  grantPlatformAdmin(
+    request: GrantPlatformAdminRequest,
+    metadata?: Metadata,
+  ): Promise<Member> | Observable<Member> | Member;
+
+  /** The last administrator stays. */
+
+  revokePlatformAdmin(
+    request: RevokePlatformAdminRequest,
+    metadata?: Metadata,
+  ): Promise<RevokePlatformAdminResponse> | Observable<RevokePlatformAdminResponse> | RevokePlatformAdminResponse;
+}
+
+export function TenancyServiceControllerMethods() {
+  return function (constructor: Function) {
+    const grpcMethods: string[] = [
+      "createOrganization",
+      "listOrganizations",
+      "getOrganization",
+      "createProject",
+      "listProjects",
+      "getProject",
+      "listOrganizationMembers",
+      "addOrganizationMember",
+      "setOrganizationMemberRole",
+      "removeOrganizationMember",
+      "listProjectMembers",
+      "addProjectMember",
+      "setProjectMemberRole",
+      "removeProjectMember",
+      "listPlatformAdmins",
+      "grantPlatformAdmin",
+      "revokePlatformAdmin",
+    ];
+    for (const method of grpcMethods) {
+      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
+      GrpcMethod("TenancyService", method)(constructor.prototype[method], method, descriptor);
+      Object.defineProperty(constructor.prototype, method, descriptor);
+    }
+    const grpcStreamMethods: string[] = [];
+    for (const method of grpcStreamMethods) {
+      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
+      GrpcStreamMethod("TenancyService", method)(constructor.prototype[method], method, descriptor);
+      Object.defineProperty(constructor.prototype, method, descriptor);
+    }
+  };
+}
+
+export const TENANCY_SERVICE_NAME = "TenancyService";
+
+/** Roles: /api/v1/roles. Reading needs role:view, changing role:manage (platform administrators). */
+
+export interface RoleServiceClient {
+  /** Built-in and custom roles, with their rules. */
+
+  listRoles(request: ListRolesRequest, metadata?: Metadata): Observable<ListRolesResponse>;
+
+  getRole(request: GetRoleRequest, metadata?: Metadata): Observable<Role>;
+
+  /** A custom role; its actions must be in the action catalog. */
+
+  defineRole(request: DefineRoleRequest, metadata?: Metadata): Observable<Role>;
+
+  /** A custom role that nobody holds. */
+
+  deleteRole(request: DeleteRoleRequest, metadata?: Metadata): Observable<DeleteRoleResponse>;
+}
+
+/** Roles: /api/v1/roles. Reading needs role:view, changing role:manage (platform administrators). */
+
+export interface RoleServiceController {
+  /** Built-in and custom roles, with their rules. */
+
+  listRoles(
+    request: ListRolesRequest,
+    metadata?: Metadata,
+  ): Promise<ListRolesResponse> | Observable<ListRolesResponse> | ListRolesResponse;
+
+  getRole(request: GetRoleRequest, metadata?: Metadata): Promise<Role> | Observable<Role> | Role;
+
+  /** A custom role; its actions must be in the action catalog. */
+
+  defineRole(request: DefineRoleRequest, metadata?: Metadata): Promise<Role> | Observable<Role> | Role;
+
+  /** A custom role that nobody holds. */
+
+  deleteRole(
+    request: DeleteRoleRequest,
+    metadata?: Metadata,
+  ): Promise<DeleteRoleResponse> | Observable<DeleteRoleResponse> | DeleteRoleResponse;
+}
+
+export function RoleServiceControllerMethods() {
+  return function (constructor: Function) {
+    const grpcMethods: string[] = ["listRoles", "getRole", "defineRole", "deleteRole"];
+    for (const method of grpcMethods) {
+      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
+      GrpcMethod("RoleService", method)(constructor.prototype[method], method, descriptor);
+      Object.defineProperty(constructor.prototype, method, descriptor);
+    }
+    const grpcStreamMethods: string[] = [];
+    for (const method of grpcStreamMethods) {
+      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
+      GrpcStreamMethod("RoleService", method)(constructor.prototype[method], method, descriptor);
+      Object.defineProperty(constructor.prototype, method, descriptor);
+    }
+  };
+}
+
+export const ROLE_SERVICE_NAME = "RoleService";
+
+/**
+ * The caller's personal API tokens: /api/v1/tokens. Managed with a login session
+ * only: a call authenticated with an API token is refused.
+ */
+
+export interface TokenServiceClient {
+  /** The secret is in this answer only. */
+
+  createToken(request: CreateTokenRequest, metadata?: Metadata): Observable<IssuedToken>;
+
+  /** The caller's tokens that are not revoked (never the secret). */
+
+  listTokens(request: ListTokensRequest, metadata?: Metadata): Observable<ListTokensResponse>;
+
+  getToken(request: GetTokenRequest, metadata?: Metadata): Observable<Token>;
+
+  revokeToken(request: RevokeTokenRequest, metadata?: Metadata): Observable<RevokeTokenResponse>;
+}
+
+/**
+ * The caller's personal API tokens: /api/v1/tokens. Managed with a login session
+ * only: a call authenticated with an API token is refused.
+ */
+
+export interface TokenServiceController {
+  /** The secret is in this answer only. */
+
+  createToken(
+    request: CreateTokenRequest,
+    metadata?: Metadata,
+  ): Promise<IssuedToken> | Observable<IssuedToken> | IssuedToken;
+
+  /** The caller's tokens that are not revoked (never the secret). */
+
+  listTokens(
+    request: ListTokensRequest,
+    metadata?: Metadata,
+  ): Promise<ListTokensResponse> | Observable<ListTokensResponse> | ListTokensResponse;
+
+  getToken(request: GetTokenRequest, metadata?: Metadata): Promise<Token> | Observable<Token> | Token;
+
+  revokeToken(
+    request: RevokeTokenRequest,
+    metadata?: Metadata,
+  ): Promise<RevokeTokenResponse> | Observable<RevokeTokenResponse> | RevokeTokenResponse;
+}
+
+export function TokenServiceControllerMethods() {
+  return function (constructor: Function) {
+    const grpcMethods: string[] = ["createToken", "listTokens", "getToken", "revokeToken"];
+    for (const method of grpcMethods) {
+      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
+      GrpcMethod("TokenService", method)(constructor.prototype[method], method, descriptor);
+      Object.defineProperty(constructor.prototype, method, descriptor);
+    }
+    const grpcStreamMethods: string[] = [];
+    for (const method of grpcStreamMethods) {
+      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
+      GrpcStreamMethod("TokenService", method)(constructor.prototype[method], method, descriptor);
+      Object.defineProperty(constructor.prototype, method, descriptor);
+    }
+  };
+}
+
+export const TOKEN_SERVICE_NAME = "TokenService";
+
+/** Quotas: /api/v1/orgs/{org}/quotas and /api/v1/orgs/{org}/projects/{project}/quotas. */
+
+export interface QuotaServiceClient {
+  /** The organization's limits and usage, and each project's (quota:view). */
+
+  getQuotas(request: GetQuotasRequest, metadata?: Metadata): Observable<OrganizationQuotas>;
+
+  /** Replaces the organization's limits (quota:edit). */
+
+  setOrganizationQuotas(request: SetOrganizationQuotasRequest, metadata?: Metadata): Observable<QuotaScope>;
+
+  /** Replaces a project's limits (quota:edit). */
+
+  setProjectQuotas(request: SetProjectQuotasRequest, metadata?: Metadata): Observable<QuotaScope>;
+}
+
+/** Quotas: /api/v1/orgs/{org}/quotas and /api/v1/orgs/{org}/projects/{project}/quotas. */
+
+export interface QuotaServiceController {
+  /** The organization's limits and usage, and each project's (quota:view). */
+
+  getQuotas(
+    request: GetQuotasRequest,
+    metadata?: Metadata,
+  ): Promise<OrganizationQuotas> | Observable<OrganizationQuotas> | OrganizationQuotas;
+
+  /** Replaces the organization's limits (quota:edit). */
+
+  setOrganizationQuotas(
+    request: SetOrganizationQuotasRequest,
+    metadata?: Metadata,
+  ): Promise<QuotaScope> | Observable<QuotaScope> | QuotaScope;
+
+  /** Replaces a project's limits (quota:edit). */
+
+  setProjectQuotas(
+    request: SetProjectQuotasRequest,
+    metadata?: Metadata,
+  ): Promise<QuotaScope> | Observable<QuotaScope> | QuotaScope;
+}
+
+export function QuotaServiceControllerMethods() {
+  return function (constructor: Function) {
+    const grpcMethods: string[] = ["getQuotas", "setOrganizationQuotas", "setProjectQuotas"];
+    for (const method of grpcMethods) {
+      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
+      GrpcMethod("QuotaService", method)(constructor.prototype[method], method, descriptor);
+      Object.defineProperty(constructor.prototype, method, descriptor);
+    }
+    const grpcStreamMethods: string[] = [];
+    for (const method of grpcStreamMethods) {
+      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
+      GrpcStreamMethod("QuotaService", method)(constructor.prototype[method], method, descriptor);
+      Object.defineProperty(constructor.prototype, method, descriptor);
+    }
+  };
+}
+
+export const QUOTA_SERVICE_NAME = "QuotaService";
+
+/** The audit trail: GET /api/v1/audit. */
+
+export interface AuditServiceClient {
+  /** Newest first: platform administrators see all; holders of audit:view the records of their organizations. */
+
+  listAuditRecords(request: ListAuditRecordsRequest, metadata?: Metadata): Observable<ListAuditRecordsResponse>;
+}
+
+/** The audit trail: GET /api/v1/audit. */
+
+export interface AuditServiceController {
+  /** Newest first: platform administrators see all; holders of audit:view the records of their organizations. */
+
+  listAuditRecords(
+    request: ListAuditRecordsRequest,
+    metadata?: Metadata,
+  ): Promise<ListAuditRecordsResponse> | Observable<ListAuditRecordsResponse> | ListAuditRecordsResponse;
+}
+
+export function AuditServiceControllerMethods() {
+  return function (constructor: Function) {
+    const grpcMethods: string[] = ["listAuditRecords"];
+    for (const method of grpcMethods) {
+      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
+      GrpcMethod("AuditService", method)(constructor.prototype[method], method, descriptor);
+      Object.defineProperty(constructor.prototype, method, descriptor);
+    }
+    const grpcStreamMethods: string[] = [];
+    for (const method of grpcStreamMethods) {
+      const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
+      GrpcStreamMethod("AuditService", method)(constructor.prototype[method], method, descriptor);
+      Object.defineProperty(constructor.prototype, method, descriptor);
+    }
+  };
+}
+
+export const AUDIT_SERVICE_NAME = "AuditService";
