@@ -1,0 +1,7 @@
+import { accessParts } from './access/access.parts';
+import type { DockyardParts } from './dockyard-parts';
+import { storageParts } from './storage/storage.parts';
+import { workspacesParts } from './workspaces/workspaces.parts';
+
+/** dockyard's areas, each adding its controllers, providers, migrations and projections. */
+export const DOCKYARD_PARTS: DockyardParts[] = [storageParts, accessParts, workspacesParts];

@@ -1,0 +1,232 @@
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import * as path from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BlobInfo, BlobStore, ByteRange, PutOptions } from './blob-store';
+import { type DigestAlgorithm, DIGEST_ALGORITHMS, parseDigest } from './digest';
+import { BlobTooLargeError, DigestMismatchError, UnknownUploadError, UploadOffsetError } from './storage-errors';
+
+const UPLOAD_ID = /^[A-Za-z0-9-]{1,64}$/;
+const WRITE_BUFFER = 1024 * 1024;
+
+/** The hash of an upload as far as it has been received, kept while the process lives. */
+interface RunningHash {
+  hash: Hash;
+  size: number;
+}
+
+/**
+ * Blobs as files under `<root>/blobs/<algorithm>/<first two hex>/<hex>`, uploads under
+ * `<root>/uploads/<id>`. A blob is written to a file beside the blobs, hashed on the
+ * way, and renamed into place: readers see all of it or none. Content is identical for
+ * one digest, so two writers of the same blob race harmlessly.
+ *
+ * An upload's running sha256 is kept in memory so that completing it costs no second
+ * read; after a restart (or for a sha512 digest) the file is hashed again instead.
+ */
+export class FilesystemBlobStore implements BlobStore {
+  private readonly running = new Map<string, RunningHash>();
+  private readonly uploadLocks = new Map<string, Promise<unknown>>();
+
+  constructor(readonly root: string) {}
+
+  async initialize(): Promise<void> {
+    for (const algorithm of DIGEST_ALGORITHMS) await mkdir(path.join(this.root, 'blobs', algorithm), { recursive: true });
+    await mkdir(this.uploadsDir, { recursive: true });
+    await mkdir(this.scratchDir, { recursive: true });
+    // Files of puts cut short by a crash; an upload is kept, it may be resumed.
+    for (const name of await readdir(this.scratchDir)) await rm(path.join(this.scratchDir, name), { force: true });
+  }
+
+  async put(source: Readable, options: PutOptions = {}): Promise<BlobInfo> {
+    const expected = options.expectedDigest === undefined ? undefined : parseDigest(options.expectedDigest);
+    if (options.expectedDigest !== undefined && !expected) throw new DigestMismatchError(options.expectedDigest, 'not a supported digest');
+    const algorithm: DigestAlgorithm = expected?.algorithm ?? 'sha256';
+    const scratch = path.join(this.scratchDir, randomUUID());
+    const counter = new HashingCounter(createHash(algorithm), options.maxBytes);
+    try {
+      await pipeline(source, counter, createWriteStream(scratch, { highWaterMark: WRITE_BUFFER }));
+      const digest = `${algorithm}:${counter.hash.digest('hex')}`;
+      if (options.expectedDigest !== undefined && digest !== options.expectedDigest) throw new DigestMismatchError(options.expectedDigest, digest);
+      await this.moveIntoPlace(scratch, digest);
+      return { digest, size: counter.size };
+    } catch (error) {
+      await rm(scratch, { force: true });
+      throw error;
+    }
+  }
+
+  async stat(digest: string): Promise<BlobInfo | undefined> {
+    const file = this.blobPath(digest);
+    if (!file) return undefined;
+    const found = await stat(file).catch(() => undefined);
+    return found?.isFile() ? { digest, size: found.size } : undefined;
+  }
+
+  async open(digest: string, range?: ByteRange): Promise<Readable | undefined> {
+    const file = this.blobPath(digest);
+    if (!file) return undefined;
+    // Opened before the stream is made, so that a missing blob is an answer, not a stream error.
+    const handle = await open(file, 'r').catch(() => undefined);
+    if (!handle) return undefined;
+    return createReadStream('', { fd: handle.fd, autoClose: true, highWaterMark: WRITE_BUFFER, ...(range ? { start: range.start, end: range.end } : {}) }).once(
+      'close',
+      () => void handle.close().catch(() => undefined),
+    );
+  }
+
+  async delete(digest: string): Promise<boolean> {
+    const file = this.blobPath(digest);
+    if (!file) return false;
+    return unlink(file).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async *list(): AsyncIterable<BlobInfo & { modifiedAt: Date }> {
+    for (const algorithm of DIGEST_ALGORITHMS) {
+      const base = path.join(this.root, 'blobs', algorithm);
+      for (const prefix of await readdir(base).catch(() => [] as string[])) {
+        for (const name of await readdir(path.join(base, prefix)).catch(() => [] as string[])) {
+          const digest = `${algorithm}:${name}`;
+          if (!parseDigest(digest)) continue;
+          const found = await stat(path.join(base, prefix, name)).catch(() => undefined);
+          if (found?.isFile()) yield { digest, size: found.size, modifiedAt: found.mtime };
+        }
+      }
+    }
+  }
+
+  async startUpload(id: string): Promise<void> {
+    const file = this.uploadPath(id);
+    await (await open(file, 'wx')).close();
+    this.running.set(id, { hash: createHash('sha256'), size: 0 });
+  }
+
+  appendUpload(id: string, source: Readable, options: { offset: number; maxBytes?: number }): Promise<number> {
+    return this.serialized(id, async () => {
+      const file = this.uploadPath(id);
+      const current = await stat(file).catch(() => undefined);
+      if (!current) throw new UnknownUploadError(id);
+      if (options.offset !== current.size) throw new UploadOffsetError(current.size, options.offset);
+      let running = this.running.get(id);
+      if (running && running.size !== current.size) running = undefined;
+      const counter = new HashingCounter(running?.hash, options.maxBytes === undefined ? undefined : options.maxBytes - current.size);
+      this.running.delete(id);
+      try {
+        await pipeline(source, counter, createWriteStream(file, { flags: 'a', highWaterMark: WRITE_BUFFER }));
+      } catch (error) {
+        // What was written of a chunk that failed stays out: the upload is as it was before it.
+        const handle = await open(file, 'r+');
+        await handle.truncate(current.size).finally(() => handle.close());
+        throw error;
+      }
+      const size = current.size + counter.size;
+      if (running) this.running.set(id, { hash: running.hash, size });
+      return size;
+    });
+  }
+
+  async uploadSize(id: string): Promise<number | undefined> {
+    if (!UPLOAD_ID.test(id)) return undefined;
+    const found = await stat(this.uploadPath(id)).catch(() => undefined);
+    return found?.size;
+  }
+
+  completeUpload(id: string, expectedDigest: string): Promise<BlobInfo> {
+    return this.serialized(id, async () => {
+      const file = this.uploadPath(id);
+      const current = await stat(file).catch(() => undefined);
+      if (!current) throw new UnknownUploadError(id);
+      const expected = parseDigest(expectedDigest);
+      const running = this.running.get(id);
+      this.running.delete(id);
+      let actual: string;
+      if (expected?.algorithm === 'sha256' && running && running.size === current.size) {
+        actual = `sha256:${running.hash.digest('hex')}`;
+      } else {
+        const hash = createHash(expected?.algorithm ?? 'sha256');
+        await pipeline(createReadStream(file, { highWaterMark: WRITE_BUFFER }), new HashingCounter(hash));
+        actual = `${expected?.algorithm ?? 'sha256'}:${hash.digest('hex')}`;
+      }
+      if (!expected || actual !== expectedDigest) {
+        await rm(file, { force: true });
+        throw new DigestMismatchError(expectedDigest, actual);
+      }
+      await this.moveIntoPlace(file, actual);
+      return { digest: actual, size: current.size };
+    });
+  }
+
+  async abortUpload(id: string): Promise<void> {
+    this.running.delete(id);
+    if (UPLOAD_ID.test(id)) await rm(this.uploadPath(id), { force: true });
+  }
+
+  async *listUploads(): AsyncIterable<{ id: string; size: number; modifiedAt: Date }> {
+    for (const id of await readdir(this.uploadsDir).catch(() => [] as string[])) {
+      if (!UPLOAD_ID.test(id)) continue;
+      const found = await stat(path.join(this.uploadsDir, id)).catch(() => undefined);
+      if (found?.isFile()) yield { id, size: found.size, modifiedAt: found.mtime };
+    }
+  }
+
+  private get uploadsDir(): string {
+    return path.join(this.root, 'uploads');
+  }
+
+  private get scratchDir(): string {
+    return path.join(this.root, 'scratch');
+  }
+
+  private blobPath(digest: string): string | undefined {
+    const parsed = parseDigest(digest);
+    if (!parsed) return undefined;
+    return path.join(this.root, 'blobs', parsed.algorithm, parsed.encoded.slice(0, 2), parsed.encoded);
+  }
+
+  private uploadPath(id: string): string {
+    if (!UPLOAD_ID.test(id)) throw new UnknownUploadError(id);
+    return path.join(this.uploadsDir, id);
+  }
+
+  private async moveIntoPlace(file: string, digest: string): Promise<void> {
+    const target = this.blobPath(digest)!;
+    await mkdir(path.dirname(target), { recursive: true });
+    // rename replaces an existing blob of the same digest, whose bytes are the same.
+    await rename(file, target);
+  }
+
+  private serialized<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.uploadLocks.get(id) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.uploadLocks.set(id, settled);
+    void settled.then(() => {
+      if (this.uploadLocks.get(id) === settled) this.uploadLocks.delete(id);
+    });
+    return next;
+  }
+}
+
+/** Counts and hashes what passes; stops the stream past `maxBytes`. */
+class HashingCounter extends Transform {
+  size = 0;
+
+  constructor(
+    readonly hash: Hash = createHash('sha256'),
+    private readonly maxBytes?: number,
+  ) {
+    super({ highWaterMark: WRITE_BUFFER });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.maxBytes !== undefined && this.size > this.maxBytes) return done(new BlobTooLargeError(this.maxBytes));
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+}

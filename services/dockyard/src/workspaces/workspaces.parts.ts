@@ -1,0 +1,13 @@
+import type { DockyardParts } from '../dockyard-parts';
+import { CreateWorkspaces1764100000000 } from './1764100000000-create-workspaces.migration';
+import { WorkspaceResolver } from './workspace-resolver';
+import { WorkspacesController } from './workspaces.controller';
+import { WorkspacesProjection } from './workspaces.projection';
+import { WorkspacesService } from './workspaces.service';
+
+export const workspacesParts: DockyardParts = {
+  controllers: [WorkspacesController],
+  providers: [WorkspacesService, WorkspaceResolver],
+  migrations: [CreateWorkspaces1764100000000],
+  projections: () => [new WorkspacesProjection()],
+};
