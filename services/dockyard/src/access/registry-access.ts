@@ -75,6 +75,23 @@ export class RegistryAccess {
     return this.verifyRegistryToken(credentials.token);
   }
 
+  /**
+   * For the chart and binary APIs, which people and scripts call with crew's own
+   * credentials: Basic (username + personal API token) or Bearer (access token or API
+   * token). No header is the anonymous caller; bad credentials throw RegistryUnauthorizedError.
+   */
+  async authenticatePerson(authorization: string | undefined): Promise<RegistryCaller> {
+    if (!authorization) return { kind: 'anonymous' };
+    const credentials = parseAuthorization(authorization);
+    if (!credentials) throw new RegistryUnauthorizedError('the Authorization header must be Basic <user:API token> or Bearer <token>');
+    try {
+      return { kind: 'principal', principal: await this.access.authenticate(credentials) };
+    } catch (error) {
+      if (error instanceof UnauthenticatedError) throw new RegistryUnauthorizedError(`the credentials were not accepted: ${error.message}`);
+      throw error;
+    }
+  }
+
   /** May `caller` do `action` on the repository `<workspace>/<path>`? */
   async permits(caller: RegistryCaller, repository: string, action: RegistryAction): Promise<boolean> {
     const workspaceName = repository.split('/')[0];

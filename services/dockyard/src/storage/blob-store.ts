@@ -31,6 +31,11 @@ export interface BlobStore {
   /** The blob's bytes, or the range of them; undefined when the blob is not stored. */
   open(digest: string, range?: ByteRange): Promise<Readable | undefined>;
   delete(digest: string): Promise<boolean>;
+  /**
+   * Marks the blob as used now (its modification time), so that garbage collection's
+   * grace window protects a blob a push has just found already stored. False when missing.
+   */
+  touch(digest: string): Promise<boolean>;
   /** Every stored blob with the time it was last written, for garbage collection. */
   list(): AsyncIterable<BlobInfo & { modifiedAt: Date }>;
 

@@ -1,6 +1,6 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -71,16 +71,24 @@ export class FilesystemBlobStore implements BlobStore {
     // Opened before the stream is made, so that a missing blob is an answer, not a stream error.
     const handle = await open(file, 'r').catch(() => undefined);
     if (!handle) return undefined;
-    return createReadStream('', { fd: handle.fd, autoClose: true, highWaterMark: WRITE_BUFFER, ...(range ? { start: range.start, end: range.end } : {}) }).once(
-      'close',
-      () => void handle.close().catch(() => undefined),
-    );
+    // The stream owns the handle and closes it once, when it ends or is destroyed.
+    return createReadStream('', { fd: handle, autoClose: true, highWaterMark: WRITE_BUFFER, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async delete(digest: string): Promise<boolean> {
     const file = this.blobPath(digest);
     if (!file) return false;
     return unlink(file).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async touch(digest: string): Promise<boolean> {
+    const file = this.blobPath(digest);
+    if (!file) return false;
+    const now = new Date();
+    return utimes(file, now, now).then(
       () => true,
       () => false,
     );
