@@ -4,7 +4,7 @@ import { type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { json, text } from 'express';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { ConfigError, loadServiceConfig, type ServiceConfig } from '@co/common';
 import { protoFile } from '@co/proto';
 import { shutdownTelemetry } from '@co/telemetry';
@@ -56,9 +56,17 @@ export async function startService(
     app.use(tracingMiddleware(definition.name));
     app.use(requestLogMiddleware(runtime.logger));
     app.use(runtime.metrics.httpMiddleware());
-    app.use(json({ limit: config.bodyLimitBytes }));
+    // Paths whose bodies are content to store byte for byte (registry blobs, manifests,
+    // artifacts) reach their handlers unread, whatever their Content-Type says.
+    const rawBodyPaths = definition.rawBodyPaths ?? [];
+    const parsed = (types: string[]) => (req: IncomingMessage) => {
+      if (rawBodyPaths.some((prefix) => (req.url ?? '').startsWith(prefix))) return false;
+      const mediaType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      return types.includes(mediaType);
+    };
+    app.use(json({ limit: config.bodyLimitBytes, type: parsed(['application/json']) }));
     // Workflow and component documents may be posted as YAML; controllers parse them.
-    app.use(text({ type: YAML_MEDIA_TYPES, limit: config.bodyLimitBytes }));
+    app.use(text({ type: parsed(YAML_MEDIA_TYPES), limit: config.bodyLimitBytes }));
     app.use(bodyErrorMiddleware());
     const document = SwaggerModule.createDocument(
       app,

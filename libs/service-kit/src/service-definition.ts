@@ -20,6 +20,11 @@ export interface ServiceDefinition {
    * ConfigError, which stops the process with one line and exit code 78.
    */
   checkConfig?: (env: NodeJS.ProcessEnv) => void;
+  /**
+   * URL path prefixes (`/v2/`) whose request bodies are content to keep byte for byte:
+   * no JSON or YAML parsing there, whatever the Content-Type; handlers read the stream.
+   */
+  rawBodyPaths?: string[];
   /** The service's own gRPC API: packages and their files under `proto/`. */
   grpc?: { packages: string[]; protoFiles: string[] };
   /**

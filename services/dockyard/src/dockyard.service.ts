@@ -9,6 +9,8 @@ export const dockyardService: ServiceDefinition = {
   title: 'ContainerOps dockyard',
   description: 'ContainerOps dockyard: image, chart and binary repository.',
   module: DockyardModule,
+  // Registry content (manifests, blobs, artifacts, charts) is stored as sent.
+  rawBodyPaths: ['/v2/', '/binary/'],
   checkConfig: (env) => {
     loadDockyardSettings(env);
     loadCrewAccessSettings(env);
