@@ -27,7 +27,7 @@ describe('dockyard workspaces', () => {
     const again = await dockyard.call('POST', '/api/v1/workspaces', alice.token, { name: 'acmeweb', org: 'acme', project: 'web' });
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('WORKSPACE.EXISTS');
-    for (const name of ['../etc', 'Upper', 'a/b', '-lead', '']) {
+    for (const name of ['../etc', 'Upper', 'a/b', '-lead', '', 'v1']) {
       const bad = await dockyard.call('POST', '/api/v1/workspaces', alice.token, { name, org: 'acme', project: 'web' });
       expect(bad.status).toBe(400);
     }

@@ -15,7 +15,7 @@ export function requestLogMiddleware(logger: Logger) {
         route: (req.route as { path?: string } | undefined)?.path,
         status: res.statusCode,
         durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-        remoteAddress: req.socket.remoteAddress,
+        remoteAddress: req.socket?.remoteAddress,
       };
       const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
       logger[level](fields, 'request completed');

@@ -35,6 +35,11 @@ export class BlobsService {
     return this.store.open(digest, range);
   }
 
+  /** Marks a blob as used now, so that garbage collection's grace window protects it. */
+  touch(digest: string): Promise<boolean> {
+    return this.store.touch(digest);
+  }
+
   async unlink(repository: string, digest: string): Promise<boolean> {
     return this.metadata.unlinkBlob(repository, digest);
   }
@@ -43,6 +48,7 @@ export class BlobsService {
   async mount(repository: string, digest: string, from: string): Promise<number | undefined> {
     const size = await this.stat(from, digest);
     if (size === undefined) return undefined;
+    await this.store.touch(digest);
     const workspace = await this.metadata.workspaceFor(repository);
     if (!(await this.metadata.heldByOrg(workspace.org, digest))) await this.quota.check(workspace, size);
     await this.metadata.linkBlob(this.metadata.db, repository, workspace, digest, size);

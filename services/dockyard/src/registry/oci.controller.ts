@@ -154,6 +154,9 @@ export class OciController {
           res.setHeader('Content-Length', String(size));
         }
         if (req.method === 'HEAD') {
+          // A client that finds the blob skips its upload and pushes a manifest naming it:
+          // the garbage collector's grace window starts again now.
+          await this.blobs.touch(digest);
           res.end();
           return;
         }

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Optional, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AccessGate, Authenticated, Authorize, CurrentPrincipal, ForbiddenError, scopeCondition, type Principal } from '@co/auth';
 import { NotFoundError } from '@co/common';
@@ -22,7 +22,7 @@ export class WorkspacesController {
   constructor(
     private readonly workspaces: WorkspacesService,
     private readonly gate: AccessGate,
-    @Optional() @Inject(WORKSPACE_CONTENTS) private readonly contents: WorkspaceContents[] = [],
+    @Inject(WORKSPACE_CONTENTS) private readonly contents: WorkspaceContents,
   ) {}
 
   @Post()

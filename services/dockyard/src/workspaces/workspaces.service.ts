@@ -40,6 +40,9 @@ export interface WorkspaceContents {
 
 export const WORKSPACE_CONTENTS = Symbol('WORKSPACE_CONTENTS');
 
+/** Names that look like API versions are kept free for the APIs' paths. */
+const RESERVED_NAME = /^v[0-9]+$/;
+
 /** The most workspaces one organization may hold. */
 export const MAX_WORKSPACES_PER_ORG = 1000;
 
@@ -88,6 +91,10 @@ export class WorkspacesService {
   }
 
   async create(input: { name: string; org: string; project: string; visibility: WorkspaceVisibility; description: string }, actor: string): Promise<Workspace> {
+    // `/api/v1/...` is the REST API's, `/api/<workspace>/charts` the chart API's: version-like names would collide.
+    if (RESERVED_NAME.test(input.name)) {
+      throw new InvalidInputError('WORKSPACE.NAME_RESERVED', `${input.name} is reserved for API versions (v1, v2, ...); pick another workspace name.`);
+    }
     const [{ count }] = await this.runtime.db.query<{ count: number | string }[]>('SELECT COUNT(*) AS count FROM dockyard_workspaces WHERE org = ?', [input.org]);
     if (Number(count) >= MAX_WORKSPACES_PER_ORG) {
       throw new InvalidInputError('WORKSPACE.LIMIT', `Organization ${input.org} already has ${MAX_WORKSPACES_PER_ORG} workspaces, the most one may hold; delete one first.`);
@@ -118,12 +125,10 @@ export class WorkspacesService {
     return this.require(name);
   }
 
-  async delete(name: string, actor: string, contents: WorkspaceContents[]): Promise<void> {
+  async delete(name: string, actor: string, contents: WorkspaceContents): Promise<void> {
     await this.require(name);
-    for (const content of contents) {
-      const held = await content.describe(name);
-      if (held) throw new ConflictError('WORKSPACE.NOT_EMPTY', `Workspace ${name} still holds ${held}; delete them first.`);
-    }
+    const held = await contents.describe(name);
+    if (held) throw new ConflictError('WORKSPACE.NOT_EMPTY', `Workspace ${name} still holds ${held}; delete them first.`);
     const history = await this.runtime.store.readStream(workspaceStream(name));
     await this.append(workspaceStream(name), history.length, { type: 'WorkspaceDeleted', data: { workspace: name } satisfies WorkspaceDeleted }, actor, () =>
       new ConflictError('WORKSPACE.CHANGED', `Workspace ${name} was changed at the same time; read it again and retry.`),
