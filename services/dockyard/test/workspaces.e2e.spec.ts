@@ -56,4 +56,16 @@ describe('dockyard workspaces', () => {
     const again = await dockyard.call('POST', '/api/v1/workspaces', alice.token, { name: 'acmeweb', org: 'acme', project: 'web', visibility: 'public' });
     expect(again.status).toBe(201);
   });
+
+  it('refuses to delete a workspace that still holds something, and names what', async () => {
+    await dockyard.createWorkspace('holding', { org: 'acme', project: 'web', token: alice.token });
+    const put = await dockyard.call('PUT', '/binary/v1/holding/tools/binary/1.0/tool.sh', alice.token, Buffer.from('#!/bin/sh\necho hi\n'));
+    expect(put.status).toBe(201);
+    const refused = await dockyard.call('DELETE', '/api/v1/workspaces/holding', alice.token);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'WORKSPACE.NOT_EMPTY' });
+    expect(refused.body.error.message).toContain('1 binary artifact');
+    expect((await dockyard.call('DELETE', '/binary/v1/holding/tools/binary/1.0/tool.sh', alice.token)).status).toBe(204);
+    expect((await dockyard.call('DELETE', '/api/v1/workspaces/holding', alice.token)).status).toBe(204);
+  });
 });
