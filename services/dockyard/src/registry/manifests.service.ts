@@ -125,6 +125,8 @@ export class ManifestService {
     }
     const workspace = await this.metadata.workspaceFor(repository);
 
+    // The blobs named are in use from now on: the garbage collector's grace window restarts.
+    for (const descriptor of shape.blobs) if (!isForeignLayer(descriptor)) await this.blobs.touch(descriptor.digest);
     const blobSizes = await this.metadata.linkedSizes(
       repository,
       shape.blobs.filter((descriptor) => !isForeignLayer(descriptor)).map((descriptor) => descriptor.digest),
