@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { stringify } from 'yaml';
-import { ConflictError, InvalidInputError, NotFoundError } from '@co/common';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { ConflictError, DomainError, InvalidInputError, NotFoundError } from '@co/common';
 import { sqlTime } from '@co/eventstore';
 import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
 import { DOCKYARD_SETTINGS, type DockyardSettings } from '../dockyard-settings';
@@ -84,7 +85,7 @@ export class ChartsService implements WorkspaceContents {
       return { metadata: result, blob };
     } catch (error) {
       if (error instanceof BlobTooLargeError) {
-        throw new InvalidInputError('CHART.TOO_LARGE', `The chart package is larger than ${this.settings.maxChartBytes} bytes, the most this repository accepts.`);
+        throw new DomainError('CHART.TOO_LARGE', `The chart package is larger than ${this.settings.maxChartBytes} bytes, the most this repository accepts.`, 413, GrpcStatus.RESOURCE_EXHAUSTED);
       }
       throw error;
     }
