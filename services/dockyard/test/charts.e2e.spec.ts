@@ -272,11 +272,6 @@ describe('dockyard chart repositories', () => {
   });
 
   it('lists a Helm OCI chart pushed through /v2 with the uploaded ones', async () => {
-    const base = await fetch(`${dockyard.url}/v2/`);
-    if (base.status === 404) {
-      console.warn('the /v2 API is not part of this dockyard build: the OCI chart listing is not exercised');
-      return;
-    }
     const chart = readFileSync(await packageChart(work, 'ocichart', '2.1.0'));
     const config = Buffer.from(JSON.stringify({ apiVersion: 'v2', name: 'ocichart', version: '2.1.0', description: 'From OCI', type: 'application' }));
     const repository = 'acme-charts/ocichart';

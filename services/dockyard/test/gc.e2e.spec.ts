@@ -235,4 +235,50 @@ describe('dockyard garbage collection', () => {
     await client('skopeo', ['copy', '--src-tls-verify=false', '--src-creds', `admin:${admin().password}`, `docker://${dockyard.host}/${sample.repository}:${sample.tag}`, `dir:${target}`], clients.env);
     expect(sha256(readFileSync(path.join(target, 'manifest.json')))).toBe(sample.digest);
   }, 180_000);
+
+  it('keeps a blob that a manifest push references just before the collector removes it', async () => {
+    // An image whose version is deleted leaves its layer linked but unreferenced, and old.
+    const repository = 'gcws/raced';
+    const layer = randomBytes(4096);
+    const first = await pushImage(repository, 'v1', [layer]);
+    expect((await request()('DELETE', `/v2/${repository}/manifests/${first.digest}`, { token: await token(repository) })).status).toBe(202);
+    age(first.blobs);
+
+    // A client pushes a new version that reuses the layer (the registry says it has it),
+    // and its manifest arrives exactly when the collector starts to remove the layer.
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, n: 'raced' }));
+    await pushBlob(repository, config);
+    const manifest = imageManifest({ bytes: config }, [layer]);
+    let put: { status: number } | undefined;
+    const pushManifest = async () => {
+      put = await request()('PUT', `/v2/${repository}/manifests/v2`, { token: await token(repository), body: manifest, headers: { 'content-type': OCI_MANIFEST } });
+    };
+    const db = dockyard.service.runtime.db;
+    const removesLayer = (sql: string, parameters?: unknown[]) => sql.startsWith('DELETE FROM dockyard_repository_blobs') && parameters?.[0] === sha256(layer);
+    const hooked = <T extends { query: (sql: string, parameters?: unknown[]) => Promise<unknown> }>(target: T): T['query'] => {
+      const query = target.query.bind(target);
+      return async (sql: string, parameters?: unknown[]) => {
+        if (!put && removesLayer(sql, parameters)) await pushManifest();
+        return query(sql, parameters);
+      };
+    };
+    const originalQuery = db.query;
+    const originalTransaction = db.transaction;
+    db.query = hooked(db) as typeof db.query;
+    db.transaction = ((work: (manager: any) => Promise<unknown>) =>
+      originalTransaction.call(db, (manager: any) => {
+        manager.query = hooked(manager);
+        return work(manager);
+      })) as typeof db.transaction;
+    try {
+      expect((await gc(false)).status).toBe(200);
+    } finally {
+      db.query = originalQuery;
+      db.transaction = originalTransaction;
+    }
+    expect(put?.status).toBe(201);
+    expect(existsSync(blobFile(sha256(layer)))).toBe(true);
+    const pulled = await request()('GET', `/v2/${repository}/blobs/${sha256(layer)}`, { token: await token(repository) });
+    expect(pulled.status).toBe(200);
+  });
 });

@@ -405,6 +405,32 @@ describe('dockyard OCI distribution API', () => {
     expectError(denied, 403, 'DENIED');
     expect(denied.json.errors[0].message).toContain("organization tight's registry quota of 5000 bytes");
     expect(storedBlob(sha256(bytes))).toBe(false);
+
+    // Binary artifacts and charts count against the same quota.
+    const file = randomBytes(2000);
+    const artifact = await fetch(`${dockyard.url}/binary/v1/tightimg/tools/binary/1.0/tool.bin`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${dockyard.crew.admin.token}`, 'content-type': 'application/octet-stream' },
+      body: file,
+    });
+    expect(artifact.status).toBe(403);
+    expect(((await artifact.json()) as any).error).toMatchObject({ code: 'QUOTA.EXCEEDED' });
+    expect(storedBlob(sha256(file))).toBe(false);
+    // What is left (1000 bytes) fits; then nothing is left, and a chart is refused before it is read.
+    const small = randomBytes(1000);
+    const fits = await fetch(`${dockyard.url}/binary/v1/tightimg/tools/binary/1.0/small.bin`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${dockyard.crew.admin.token}`, 'content-type': 'application/octet-stream' },
+      body: small,
+    });
+    expect(fits.status).toBe(201);
+    const chart = await fetch(`${dockyard.url}/api/tightimg/charts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${dockyard.crew.admin.token}`, 'content-type': 'application/octet-stream' },
+      body: randomBytes(1000),
+    });
+    expect(chart.status).toBe(403);
+    expect(((await chart.json()) as any).error).toMatchObject({ code: 'QUOTA.EXCEEDED' });
   });
 
   it('publishes ImagePushed and ImageDeleted on NATS once the manifest is stored or gone', async () => {

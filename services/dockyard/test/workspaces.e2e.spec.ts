@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { startDockyard, type TestDockyard, type TestUser } from './support/dockyard';
 
 describe('dockyard workspaces', () => {
@@ -67,5 +68,22 @@ describe('dockyard workspaces', () => {
     expect(refused.body.error.message).toContain('1 binary artifact');
     expect((await dockyard.call('DELETE', '/binary/v1/holding/tools/binary/1.0/tool.sh', alice.token)).status).toBe(204);
     expect((await dockyard.call('DELETE', '/api/v1/workspaces/holding', alice.token)).status).toBe(204);
+  });
+
+  it('forgets a deleted workspace’s leftovers, so a new owner of the name sees none of them', async () => {
+    await dockyard.createWorkspace('reused', { org: 'acme', project: 'web', token: alice.token });
+    const bytes = Buffer.from('a layer nobody tagged');
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const push = await dockyard.registryToken(['repository:reused/secret:pull,push'], { username: 'alice', password: alice.password });
+    const stored = await dockyard.call('POST', `/v2/reused/secret/blobs/uploads/?digest=${digest}`, push, bytes, { 'content-type': 'application/octet-stream' });
+    expect(stored.status).toBe(201);
+    expect((await dockyard.call('DELETE', '/api/v1/workspaces/reused', alice.token)).status).toBe(204);
+
+    await dockyard.createWorkspace('reused', { org: 'globex', project: 'ops', token: mallory.token });
+    const pull = await dockyard.registryToken(['repository:reused/secret:pull'], { username: 'mallory', password: mallory.password });
+    expect((await dockyard.call('GET', `/v2/reused/secret/blobs/${digest}`, pull)).status).toBe(404);
+    const listed = await dockyard.call('GET', '/api/v1/workspaces/reused/repositories', mallory.token);
+    expect(listed.status).toBe(200);
+    expect(listed.body.items).toEqual([]);
   });
 });

@@ -1,3 +1,5 @@
+import { RegistryQuota } from '../registry/registry-quota';
+import { quotaCut, storageRoom } from '../registry/storage-room';
 import type { Readable } from 'node:stream';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Inject, Injectable } from '@nestjs/common';
@@ -51,21 +53,24 @@ export function binaryNotFound(address: BinaryAddress): NotFoundError {
  * replaces it.
  */
 @Injectable()
-export class BinariesService implements WorkspaceContents {
+export class BinariesService implements Pick<WorkspaceContents, 'describe'> {
   constructor(
     @Inject(SERVICE_RUNTIME) private readonly runtime: ServiceRuntime,
     @Inject(DOCKYARD_SETTINGS) private readonly settings: DockyardSettings,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
+    private readonly quota: RegistryQuota,
   ) {}
 
   async upload(workspace: Workspace, address: BinaryAddress, source: Readable, expectedDigest: string | undefined, actor: string): Promise<ArtifactUploaded> {
+    const room = await storageRoom(this.quota, workspace);
     let blob;
     try {
-      blob = await this.blobs.put(source, { maxBytes: this.settings.maxBinaryBytes, expectedDigest });
+      blob = await this.blobs.put(source, { maxBytes: room === undefined ? this.settings.maxBinaryBytes : Math.min(room, this.settings.maxBinaryBytes), expectedDigest });
     } catch (error) {
       if (error instanceof DigestMismatchError) {
         throw new InvalidInputError('BINARY.DIGEST_MISMATCH', `The file's digest is ${error.actual}, not ${error.expected} as the request says; nothing was stored.`);
       }
+      if (error instanceof BlobTooLargeError && room !== undefined && room < this.settings.maxBinaryBytes) throw quotaCut(workspace, room);
       if (error instanceof BlobTooLargeError) {
         throw new DomainError('BINARY.TOO_LARGE', `The file is larger than ${this.settings.maxBinaryBytes} bytes, the most accepted; nothing was stored.`, 413, GrpcStatus.RESOURCE_EXHAUSTED);
       }

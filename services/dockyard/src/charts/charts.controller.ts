@@ -10,6 +10,7 @@ import { BLOB_STORE, type BlobInfo, type BlobStore } from '../storage/blob-store
 import { ArtifactAccess } from './artifact-access';
 import { isChartName, isChartVersion, packageCandidates } from './chart-names';
 import { ChartsService, MAX_PROVENANCE_BYTES, type ListedChart, type ReceivedChart } from './charts.service';
+import type { Workspace } from '../workspaces/workspaces.service';
 
 /** A chart version as the ChartMuseum API answers it: the index entry, plus where it comes from. */
 function apiVersion(listed: ListedChart): Record<string, unknown> {
@@ -117,14 +118,15 @@ export class ChartApiController {
       throw new InvalidInputError('CHART.INVALID', 'Send the chart package as the request body (application/octet-stream) or as multipart/form-data with a chart field.');
     }
     const type = request.headers['content-type'] ?? '';
+    const room = await this.charts.room(workspace);
     let received: ReceivedChart;
     let provenance: BlobInfo | undefined;
     if (/^multipart\/form-data/i.test(type)) {
-      const parts = await this.readMultipart(request);
+      const parts = await this.readMultipart(request, workspace, room);
       received = parts.chart;
       if (parts.provenance) provenance = await this.charts.receiveProvenance(parts.provenance);
     } else {
-      received = await this.charts.receive(request);
+      received = await this.charts.receive(request, workspace, room);
     }
     const published = await this.charts.publish(workspace, received, provenance, forced(force), actor);
     return { saved: true, name: published.name, version: published.version, digest: published.digest, overwritten: published.overwritten };
@@ -183,7 +185,7 @@ export class ChartApiController {
   }
 
   /** Reads the `chart` file (streamed into storage while checked) and the `prov` file of a multipart upload. */
-  private async readMultipart(request: Request): Promise<{ chart: ReceivedChart; provenance?: Buffer }> {
+  private async readMultipart(request: Request, workspace: Workspace, room: number | undefined): Promise<{ chart: ReceivedChart; provenance?: Buffer }> {
     let parser: busboy.Busboy;
     try {
       parser = busboy({ headers: request.headers, limits: { files: 4, fields: 20, parts: 30, fieldSize: 64 * 1024 } });
@@ -194,7 +196,7 @@ export class ChartApiController {
     let provenance: Promise<Buffer> | undefined;
     parser.on('file', (field: string, stream: Readable) => {
       if (field === 'chart' && !chart) {
-        chart = this.charts.receive(stream);
+        chart = this.charts.receive(stream, workspace, room);
         chart.catch(() => undefined);
       } else if (field === 'prov' && !provenance) {
         provenance = readLimited(stream, MAX_PROVENANCE_BYTES);

@@ -1,3 +1,5 @@
+import { RegistryQuota } from '../registry/registry-quota';
+import { quotaCut, storageRoom } from '../registry/storage-room';
 import { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { stringify } from 'yaml';
@@ -70,20 +72,28 @@ export interface ReceivedChart {
  * An uploaded version shadows an OCI chart of the same name and version.
  */
 @Injectable()
-export class ChartsService implements WorkspaceContents {
+export class ChartsService implements Pick<WorkspaceContents, 'describe'> {
   constructor(
     @Inject(SERVICE_RUNTIME) private readonly runtime: ServiceRuntime,
     @Inject(DOCKYARD_SETTINGS) private readonly settings: DockyardSettings,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     private readonly oci: OciCharts,
+    private readonly quota: RegistryQuota,
   ) {}
 
+  /** The bytes a chart upload to the workspace may bring under its registry quota (undefined: no limit). */
+  room(workspace: Workspace): Promise<number | undefined> {
+    return storageRoom(this.quota, workspace);
+  }
+
   /** Streams a chart package into storage while checking it; nothing is stored when it is refused. */
-  async receive(source: Readable): Promise<ReceivedChart> {
+  async receive(source: Readable, workspace?: Workspace, room?: number): Promise<ReceivedChart> {
+    const limit = room === undefined ? this.settings.maxChartBytes : Math.min(room, this.settings.maxChartBytes);
     try {
-      const { blob, result } = await storeInspected(source, this.blobs, this.settings.maxChartBytes, (stream) => inspectChartArchive(stream));
+      const { blob, result } = await storeInspected(source, this.blobs, limit, (stream) => inspectChartArchive(stream));
       return { metadata: result, blob };
     } catch (error) {
+      if (error instanceof BlobTooLargeError && workspace && room !== undefined && room < this.settings.maxChartBytes) throw quotaCut(workspace, room);
       if (error instanceof BlobTooLargeError) {
         throw new DomainError('CHART.TOO_LARGE', `The chart package is larger than ${this.settings.maxChartBytes} bytes, the most this repository accepts.`, 413, GrpcStatus.RESOURCE_EXHAUSTED);
       }

@@ -44,6 +44,9 @@ export interface GcRunResult extends GcReport {
  * BlobStore is garbage once older than the grace window. A table another area has not
  * created (yet) references nothing.
  */
+/** Thrown inside a deletion's transaction to roll it back. */
+class StillReferenced extends Error {}
+
 const REFERENCES: { table: string; column: string }[] = [
   { table: 'dockyard_manifests', column: 'digest' },
   { table: 'dockyard_manifest_blobs', column: 'blob_digest' },
@@ -188,9 +191,23 @@ export class GcService {
    * it is unknown and uploads it again, rather than finding a link to nothing.
    */
   private async deleteBlob(digest: string): Promise<boolean> {
-    await this.db.query('DELETE FROM dockyard_repository_blobs WHERE digest = ?', [digest]);
-    await this.db.query('DELETE FROM dockyard_blobs WHERE digest = ?', [digest]);
-    return this.store.delete(digest);
+    // The rows go in one transaction that checks the references again after taking the
+    // rows' locks: a manifest push that reads its blobs' links with a locking read either
+    // committed before (its reference is seen here: nothing is deleted) or waits and then
+    // finds the links gone (MANIFEST_BLOB_UNKNOWN: the client pushes the blob again).
+    const unreferenced = await this.db.transaction(async (manager) => {
+      await manager.query('DELETE FROM dockyard_repository_blobs WHERE digest = ?', [digest]);
+      await manager.query('DELETE FROM dockyard_blobs WHERE digest = ?', [digest]);
+      for (const { table, column } of REFERENCES) {
+        const rows = await manager.query<unknown[]>(`SELECT 1 FROM ${table} WHERE ${column} = ? LIMIT 1`, [digest]);
+        if (rows.length) throw new StillReferenced();
+      }
+      return true;
+    }).catch((error: unknown) => {
+      if (error instanceof StillReferenced) return false;
+      throw error;
+    });
+    return unreferenced && this.store.delete(digest);
   }
 
   /** Uploads (files and rows) untouched since `cutoff`. */

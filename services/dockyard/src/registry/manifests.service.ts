@@ -25,6 +25,9 @@ const IMAGE_TYPES: string[] = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManife
 const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList];
 
 /** Layers that clients fetch from their `urls`, not from the registry: they need not be pushed. */
+/** The longest manifest Content-Type kept (it is stored and returned exactly). */
+const MAX_MEDIA_TYPE_LENGTH = 191;
+
 function isForeignLayer(descriptor: Descriptor): boolean {
   return (
     Array.isArray(descriptor.urls) &&
@@ -118,6 +121,9 @@ export class ManifestService {
     const ref = parseReference(reference);
     const shape = this.parse(bytes, contentType);
     const mediaType = contentType?.trim() || shape.bodyMediaType!;
+    if (mediaType.length > MAX_MEDIA_TYPE_LENGTH) {
+      throw new OciError('MANIFEST_INVALID', `the Content-Type is ${mediaType.length} characters long; at most ${MAX_MEDIA_TYPE_LENGTH} are kept`, {});
+    }
     const algorithm = ref.kind === 'digest' ? parseDigest(ref.digest)!.algorithm : 'sha256';
     const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
     if (ref.kind === 'digest' && ref.digest !== digest) {
@@ -170,7 +176,23 @@ export class ManifestService {
     const totalSize = bytes.length + (shape.kind === 'index' ? childrenSize : shape.blobs.reduce((sum, descriptor) => sum + descriptor.size, 0));
     const artifactType = shape.artifactType ?? (shape.kind === 'image' ? shape.configMediaType : null);
     const dialect = this.runtime.db.dialect;
+    const named = [...new Set(shape.blobs.filter((descriptor) => !isForeignLayer(descriptor)).map((descriptor) => descriptor.digest))];
     await this.runtime.db.transaction(async (manager) => {
+      // Read the blobs' links again with a locking read: a garbage collection that removes
+      // one either committed before (the link is gone: the client pushes the blob again)
+      // or waits for this transaction and then sees the reference.
+      if (named.length) {
+        const lock = dialect === 'mysql' ? ' LOCK IN SHARE MODE' : '';
+        const linked = await manager.query<{ digest: string }[]>(
+          `SELECT digest FROM dockyard_repository_blobs WHERE repository = ? AND digest IN (${named.map(() => '?').join(', ')})${lock}`,
+          [repository, ...named],
+        );
+        const present = new Set(linked.map((row) => row.digest));
+        const missing = named.find((blob) => !present.has(blob));
+        if (missing) {
+          throw new OciError('MANIFEST_BLOB_UNKNOWN', `blob ${missing} referenced by the manifest is not in repository ${repository}: push it first`, { digest: missing });
+        }
+      }
       const now = this.metadata.time();
       await this.metadata.linkBlob(manager, repository, workspace, digest, bytes.length);
       await upsert(

@@ -49,7 +49,11 @@ export class RegistryMetadata {
     return workspace;
   }
 
-  /** Creates the repository's row when it is missing; touches its update time. */
+  /**
+   * Creates the repository's row when it is missing; touches its update time. Its
+   * organization and project are always the workspace's own, so usage is counted where
+   * the workspace belongs now.
+   */
   async ensureRepository(runner: SqlRunner, repository: string, workspace: Workspace, now = new Date()): Promise<void> {
     await upsert(
       runner,
@@ -57,7 +61,7 @@ export class RegistryMetadata {
       'dockyard_repositories',
       { name: repository, workspace: workspace.name, org: workspace.org, project: workspace.project, created_at: this.time(now), updated_at: this.time(now) },
       ['name'],
-      ['updated_at'],
+      ['workspace', 'org', 'project', 'updated_at'],
     );
   }
 
@@ -102,13 +106,20 @@ export class RegistryMetadata {
 
   /**
    * Registry usage: the sum of the sizes of the distinct blobs (layers, configs and
-   * manifests) linked to any repository of the organization (or of the project).
+   * manifests) linked to any repository of the organization (or of the project), and of
+   * its charts, provenance files and binary artifacts.
    */
   async usage(org: string, project?: string): Promise<number> {
-    const where = project === undefined ? 'r.org = ?' : 'r.org = ? AND r.project = ?';
+    const place = (table: string) => (project === undefined ? `${table}.org = ?` : `${table}.org = ? AND ${table}.project = ?`);
+    const parameters = project === undefined ? [org] : [org, project];
     const [row] = await this.db.query<{ total: number | string | null }[]>(
-      `SELECT SUM(size) AS total FROM (SELECT DISTINCT rb.digest, rb.size FROM dockyard_repository_blobs rb JOIN dockyard_repositories r ON r.name = rb.repository WHERE ${where}) used`,
-      project === undefined ? [org] : [org, project],
+      `SELECT SUM(size) AS total FROM (
+         SELECT rb.digest, rb.size FROM dockyard_repository_blobs rb JOIN dockyard_repositories r ON r.name = rb.repository WHERE ${place('r')}
+         UNION SELECT c.digest, c.size FROM dockyard_charts c WHERE ${place('c')}
+         UNION SELECT c.prov_digest, c.prov_size FROM dockyard_charts c WHERE c.prov_digest IS NOT NULL AND ${place('c')}
+         UNION SELECT b.digest, b.size FROM dockyard_binaries b WHERE ${place('b')}
+       ) used`,
+      [...parameters, ...parameters, ...parameters, ...parameters],
     );
     return Number(row?.total ?? 0);
   }

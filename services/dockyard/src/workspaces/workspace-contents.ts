@@ -19,4 +19,17 @@ export class StoredWorkspaceContents implements WorkspaceContents {
     await count('SELECT COUNT(*) AS count FROM dockyard_binaries WHERE workspace = ?', 'binary artifact', 'binary artifacts');
     return held.length ? held.join(', ') : undefined;
   }
+
+  async release(workspace: string): Promise<void> {
+    await this.runtime.db.transaction(async (manager) => {
+      const inWorkspace = 'IN (SELECT name FROM dockyard_repositories WHERE workspace = ?)';
+      await manager.query(`DELETE FROM dockyard_repository_blobs WHERE repository ${inWorkspace}`, [workspace]);
+      await manager.query(`DELETE FROM dockyard_uploads WHERE repository ${inWorkspace}`, [workspace]);
+      await manager.query(`DELETE FROM dockyard_tags WHERE repository ${inWorkspace}`, [workspace]);
+      await manager.query(`DELETE FROM dockyard_manifest_blobs WHERE repository ${inWorkspace}`, [workspace]);
+      await manager.query(`DELETE FROM dockyard_manifest_children WHERE repository ${inWorkspace}`, [workspace]);
+      await manager.query(`DELETE FROM dockyard_manifests WHERE repository ${inWorkspace}`, [workspace]);
+      await manager.query('DELETE FROM dockyard_repositories WHERE workspace = ?', [workspace]);
+    });
+  }
 }

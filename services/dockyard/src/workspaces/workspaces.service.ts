@@ -36,6 +36,12 @@ interface WorkspaceRow {
 /** Whether a workspace still holds something (repositories, charts, artifacts): it cannot be deleted then. */
 export interface WorkspaceContents {
   describe(workspace: string): Promise<string | undefined>;
+  /**
+   * Forgets what an empty workspace still records (repositories without versions, their
+   * blob links, uploads in progress), so that nothing of it passes to a workspace that
+   * takes the name later. The bytes go at the next garbage collection.
+   */
+  release(workspace: string): Promise<void>;
 }
 
 export const WORKSPACE_CONTENTS = Symbol('WORKSPACE_CONTENTS');
@@ -129,6 +135,7 @@ export class WorkspacesService {
     await this.require(name);
     const held = await contents.describe(name);
     if (held) throw new ConflictError('WORKSPACE.NOT_EMPTY', `Workspace ${name} still holds ${held}; delete them first.`);
+    await contents.release(name);
     const history = await this.runtime.store.readStream(workspaceStream(name));
     await this.append(workspaceStream(name), history.length, { type: 'WorkspaceDeleted', data: { workspace: name } satisfies WorkspaceDeleted }, actor, () =>
       new ConflictError('WORKSPACE.CHANGED', `Workspace ${name} was changed at the same time; read it again and retry.`),
