@@ -467,4 +467,28 @@ describe('dockyard OCI distribution API', () => {
     expect(summary).toMatchObject({ repository: 'team/web', versions: 1, tags: 0 });
     expect((await dockyard.call('GET', '/api/v1/workspaces/acmeimg/repositories/nothing/tags', alice.token)).body.error.code).toBe('REPOSITORY.NOT_FOUND');
   });
+
+  it('resumes an interrupted upload by its id after a restart', async () => {
+    const repository = 'acmeimg/resumed';
+    const auth = await token(repository);
+    const bytes = randomBytes(3000);
+    const started = await request('POST', `/v2/${repository}/blobs/uploads/`, { token: auth });
+    expect(started.status).toBe(202);
+    const location = started.headers.get('location')!;
+    const first = await request('PATCH', location, { token: auth, body: bytes.subarray(0, 1000), headers: { 'content-type': 'application/octet-stream', 'content-range': '0-999' } });
+    expect(first.status).toBe(202);
+
+    await dockyard.restart();
+
+    const status = await request('GET', location, { token: auth });
+    expect(status.status).toBe(204);
+    expect(status.headers.get('range')).toBe('0-999');
+    const rest = await request('PATCH', location, { token: auth, body: bytes.subarray(1000), headers: { 'content-type': 'application/octet-stream', 'content-range': '1000-2999' } });
+    expect(rest.status).toBe(202);
+    const done = await request('PUT', `${location}?digest=${sha256(bytes)}`, { token: auth });
+    expect(done.status).toBe(201);
+    const pulled = await request('GET', `/v2/${repository}/blobs/${sha256(bytes)}`, { token: auth });
+    expect(pulled.status).toBe(200);
+    expect(sha256(pulled.bytes)).toBe(sha256(bytes));
+  });
 });

@@ -42,6 +42,8 @@ export interface TestDockyard {
   call<T = any>(method: string, route: string, token?: string | null, body?: unknown, headers?: Record<string, string>): Promise<Answer<T>>;
   /** A registry token from crew for `scopes` (`repository:ws/repo:pull,push`), as `user`/`password` or anonymous. */
   registryToken(scopes: string[], credentials?: { username: string; password: string }): Promise<string>;
+  /** Stops dockyard and starts it again on the same ports, database and storage (a restart). */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,7 +79,7 @@ export async function startDockyard(env: Record<string, string> = {}): Promise<T
       ...env,
     };
     service = await withEnvironment(dockyardEnv, () => startService(dockyardService, configured.config));
-    const running = service;
+    let running = service;
     const url = running.httpUrl;
     const call = async <T = any>(method: string, route: string, token?: string | null, body?: unknown, headers: Record<string, string> = {}): Promise<Answer<T>> => {
       const bearer = token === null ? undefined : (token ?? admin.token);
@@ -125,7 +127,7 @@ export async function startDockyard(env: Record<string, string> = {}): Promise<T
       if (response.status !== 200) throw new Error(`registry token: crew answered ${response.status} ${await response.text()}`);
       return ((await response.json()) as { token: string }).token;
     };
-    return {
+    const handle: TestDockyard = {
       service: running,
       url,
       host: url.replace(/^http:\/\//, ''),
@@ -153,6 +155,12 @@ export async function startDockyard(env: Record<string, string> = {}): Promise<T
       },
       call,
       registryToken,
+      async restart() {
+        await running.close();
+        running = await withEnvironment(dockyardEnv, () => startService(dockyardService, configured.config));
+        service = running;
+        handle.service = running;
+      },
       async close() {
         await running.close();
         await cleanup();
@@ -160,6 +168,7 @@ export async function startDockyard(env: Record<string, string> = {}): Promise<T
         await crewRun.close();
       },
     };
+    return handle;
   } catch (error) {
     await service?.close().catch(() => undefined);
     await cleanup().catch(() => undefined);
