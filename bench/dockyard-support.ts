@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -265,6 +266,12 @@ export interface Registry {
   creds?: string;
   /** The registry's process, when it is a process of its own (for its memory). */
   pid?: number;
+  /**
+   * Token requests the registry's token service has answered so far and the time they
+   * took (dockyard: crew's /api/v1/registry/token, which checks a Basic password with
+   * scrypt each time); undefined for a registry without auth.
+   */
+  tokenRequests?: () => { count: number; ms: number };
   stop(): Promise<void>;
 }
 
@@ -471,9 +478,22 @@ export async function startDockyard(options: DockyardOptions, track: (label: str
     throw new DockyardNotReady(`dockyard answers GET /v2/ with ${ping.status} (expected 401 with a Bearer challenge): its registry API is not wired in yet`);
   }
 
+  // Counts crew's answers to token requests, so that the report can show what the auth
+  // round trip (which distribution, run without auth, skips) costs per copy.
+  const tokenAnswers = { count: 0, ms: 0 };
+  (crew.app.getHttpServer() as Server).on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!(req.url ?? '').startsWith('/api/v1/registry/token')) return;
+    const began = now();
+    res.once('finish', () => {
+      tokenAnswers.count++;
+      tokenAnswers.ms += now() - began;
+    });
+  });
+
   return {
     name: 'dockyard',
     host,
+    tokenRequests: () => ({ ...tokenAnswers }),
     namespace: options.workspace,
     creds: `admin:${options.adminPassword}`,
     crew,

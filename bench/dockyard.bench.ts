@@ -107,6 +107,9 @@ interface CopyFigures {
   /** CPU seconds the registry used during each push / pull. */
   pushCpu: number[];
   pullCpu: number[];
+  /** Token requests per push / pull and the milliseconds they took (registries with auth). */
+  pushTokens: { count: number; ms: number }[];
+  pullTokens: { count: number; ms: number }[];
 }
 
 interface PhaseResult {
@@ -209,6 +212,10 @@ async function pull(env: SkopeoEnv, image: TestImage, registry: Registry, reposi
   return result.ms;
 }
 
+function tokensSince(before: { count: number; ms: number }, after: { count: number; ms: number }): { count: number; ms: number } {
+  return { count: after.count - before.count, ms: after.ms - before.ms };
+}
+
 // ---------------------------------------------------------------------------------------
 // A phase: `rounds` rounds of push + pull of a fresh image to each registry
 
@@ -221,7 +228,7 @@ async function runPhase(
   layerBytes: number,
   rounds: number,
 ): Promise<PhaseResult> {
-  const figures = new Map(registries.map((registry) => [registry.name, { pushMs: [], pullMs: [], pushCpu: [], pullCpu: [] } as CopyFigures]));
+  const figures = new Map(registries.map((registry) => [registry.name, { pushMs: [], pullMs: [], pushCpu: [], pullCpu: [], pushTokens: [], pullTokens: [] } as CopyFigures]));
   const selfRssBefore = process.memoryUsage().rss;
   const sampler = new MemorySampler(registries.flatMap((registry) => (registry.pid ? [registry.pid] : [])));
   let bytes = 0;
@@ -239,13 +246,17 @@ async function runPhase(
       const figure = figures.get(registry.name)!;
       settleDisk();
       let cpu = cpuSeconds(registry.pid);
+      let tokens = registry.tokenRequests?.();
       const pushMs = await push(env, image, registry, repository);
       figure.pushCpu.push(cpuSeconds(registry.pid) - cpu);
+      if (tokens) figure.pushTokens.push(tokensSince(tokens, registry.tokenRequests!()));
       settleDisk();
       const into = path.join(root, `pull-${registry.name}-${label}-${tag}`);
       cpu = cpuSeconds(registry.pid);
+      tokens = registry.tokenRequests?.();
       const pullMs = await pull(env, image, registry, repository, into);
       figure.pullCpu.push(cpuSeconds(registry.pid) - cpu);
+      if (tokens) figure.pullTokens.push(tokensSince(tokens, registry.tokenRequests!()));
       rmSync(into, { recursive: true, force: true });
       settleDisk();
       figure.pushMs.push(pushMs);
@@ -288,6 +299,12 @@ function printThroughput(result: PhaseResult, baseline: string, candidate: strin
       `  ${name.padEnd(16)}${seconds(pushMs).padStart(12)}${fmt(rate(bytes, pushMs), 1).padStart(9)}${fmt(median(figures.pushCpu), 2).padStart(8)}` +
         `${seconds(pullMs).padStart(14)}${fmt(rate(bytes, pullMs), 1).padStart(9)}${fmt(median(figures.pullCpu), 2).padStart(8)}   ${rounds}\n`,
     );
+  }
+  for (const [name, figures] of result.figures) {
+    if (!figures.pushTokens.length) continue;
+    const line = (copies: { count: number; ms: number }[]) =>
+      `${fmt(median(copies.map((copy) => copy.count)), 1)} request(s), ${fmt(median(copies.map((copy) => copy.ms)), 0)} ms`;
+    process.stdout.write(`  ${name} token requests per copy (within the times above; median): push ${line(figures.pushTokens)}, pull ${line(figures.pullTokens)}\n`);
   }
   const base = medians.get(baseline)!;
   const cand = medians.get(candidate)!;

@@ -179,6 +179,24 @@ describe('dockyard OCI distribution API', () => {
     expect((await request('GET', `/v2/${repo}/blobs/${sha256(bytes)}`, { token: auth })).bytes.equals(bytes)).toBe(true);
     expectError(await request('GET', location, { token: auth }), 404, 'BLOB_UPLOAD_UNKNOWN');
 
+    // A chunk longer or shorter than its Content-Range is refused, and nothing of it is kept.
+    const other = await request('POST', `/v2/${repo}/blobs/uploads/`, { token: auth });
+    const otherLocation = other.headers.get('location')!;
+    for (const [range, length] of [['0-99', 200], ['0-299', 200]] as const) {
+      const body = randomBytes(length);
+      const answer = await raw(
+        `PATCH ${otherLocation} HTTP/1.1\r\nHost: ${dockyard.host}\r\nAuthorization: Bearer ${auth}\r\nContent-Type: application/octet-stream\r\n` +
+          `Content-Range: ${range}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${length.toString(16)}\r\n`,
+        Buffer.concat([body, Buffer.from('\r\n0\r\n\r\n')]),
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).toContain('BLOB_UPLOAD_INVALID');
+      const after = await request('GET', otherLocation, { token: auth });
+      expect(after.headers.get('range')).toBe('0-0');
+    }
+    const mismatched = await request('PATCH', otherLocation, { token: auth, body: randomBytes(50), headers: { ...octet, 'content-range': '0-99' } });
+    expectError(mismatched, 400, 'BLOB_UPLOAD_INVALID');
+
     const cancelled = await request('POST', `/v2/${repo}/blobs/uploads/`, { token: auth });
     expect((await request('DELETE', cancelled.headers.get('location')!, { token: auth })).status).toBe(204);
     expectError(await request('GET', cancelled.headers.get('location')!, { token: auth }), 404, 'BLOB_UPLOAD_UNKNOWN');

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { BLOB_STORE, type BlobStore, type ByteRange } from '../storage/blob-store';
-import { BlobTooLargeError, DigestMismatchError, UnknownUploadError, UploadOffsetError } from '../storage/storage-errors';
+import { BlobTooLargeError, ChunkLengthError, DigestMismatchError, UnknownUploadError, UploadOffsetError } from '../storage/storage-errors';
 import type { Workspace } from '../workspaces/workspaces.service';
 import { OciError } from './oci-errors';
 import { RegistryMetadata } from './registry-metadata';
@@ -33,6 +34,20 @@ export class BlobsService {
 
   open(digest: string, range?: ByteRange): Promise<Readable | undefined> {
     return this.store.open(digest, range);
+  }
+
+  /**
+   * Sends the blob (or the range) as the body of `destination` and ends it; false when
+   * it is not stored, before anything is sent. A store that can copy into a response
+   * itself (the filesystem's, with reused buffers) does; any other is piped. A client
+   * that goes away mid-download ends the copy quietly.
+   */
+  async copyTo(digest: string, destination: Writable, range?: ByteRange): Promise<boolean> {
+    if (this.store.copyTo) return this.store.copyTo(digest, destination, range);
+    const content = await this.store.open(digest, range);
+    if (!content) return false;
+    await pipeline(content, destination).catch(() => content.destroy());
+    return true;
   }
 
   /** Marks a blob as used now, so that garbage collection's grace window protects it. */
@@ -98,18 +113,21 @@ export class BlobsService {
    * else 416; without it the chunk follows what is there.
    */
   async append(repository: string, id: string, source: Readable, chunk: { start?: number; length?: number }): Promise<number> {
-    const size = await this.uploadSize(repository, id);
+    // Independent lookups, made at the same time: the client's bytes wait for them.
+    const [size, workspace] = await inOrder(this.uploadSize(repository, id), this.metadata.workspaceFor(repository));
     if (chunk.start !== undefined && chunk.start !== size) throw this.outOfOrder(id, size, chunk.start);
-    const workspace = await this.metadata.workspaceFor(repository);
     const remaining = await this.quota.check(workspace, size + (chunk.length ?? 0));
     let total: number;
     try {
-      total = await this.store.appendUpload(id, source, { offset: size, maxBytes: remaining === undefined ? undefined : remaining });
+      total = await this.store.appendUpload(id, source, { offset: size, maxBytes: remaining === undefined ? undefined : remaining, length: chunk.length });
     } catch (error) {
+      if (error instanceof ChunkLengthError) {
+        throw new OciError('BLOB_UPLOAD_INVALID', `${error.message}: nothing of the chunk was kept; send it again with a Content-Range that matches its length`, {
+          announced: error.announced,
+          size,
+        });
+      }
       throw this.translate(error, workspace, id, size);
-    }
-    if (chunk.length !== undefined && total - size !== chunk.length) {
-      throw new OciError('BLOB_UPLOAD_INVALID', `the chunk announced ${chunk.length} bytes but ${total - size} arrived`, { received: total - size });
     }
     await this.metadata.db.query('UPDATE dockyard_uploads SET size = ?, updated_at = ? WHERE id = ?', [total, this.metadata.time(), id]);
     return total;
@@ -117,18 +135,27 @@ export class BlobsService {
 
   /** Makes the upload a blob of the repository after verifying its digest (nothing is kept on a mismatch). */
   async complete(repository: string, id: string, digest: string): Promise<number> {
-    await this.uploadSize(repository, id);
-    const workspace = await this.metadata.workspaceFor(repository);
+    const [, workspace] = await inOrder(this.uploadSize(repository, id), this.metadata.workspaceFor(repository));
+    let stored: { digest: string; size: number };
     try {
-      const stored = await this.store.completeUpload(id, digest);
-      await this.metadata.db.query('DELETE FROM dockyard_uploads WHERE id = ?', [id]);
-      if (!(await this.metadata.heldByOrg(workspace.org, stored.digest))) await this.quota.check(workspace, stored.size);
-      await this.metadata.linkBlob(this.metadata.db, repository, workspace, stored.digest, stored.size);
-      return stored.size;
+      stored = await this.store.completeUpload(id, digest);
     } catch (error) {
       if (error instanceof DigestMismatchError) await this.metadata.db.query('DELETE FROM dockyard_uploads WHERE id = ?', [id]);
       throw this.translate(error, workspace, id);
     }
+    // The upload is a blob now: its row goes whatever happens next; when the blob fits
+    // the quota, in the same transaction as the blob's links (one commit, not four).
+    try {
+      if (!(await this.metadata.heldByOrg(workspace.org, stored.digest))) await this.quota.check(workspace, stored.size);
+      await this.metadata.db.transaction(async (manager) => {
+        await manager.query('DELETE FROM dockyard_uploads WHERE id = ?', [id]);
+        await this.metadata.linkBlob(manager, repository, workspace, stored.digest, stored.size);
+      });
+    } catch (error) {
+      await this.metadata.db.query('DELETE FROM dockyard_uploads WHERE id = ?', [id]);
+      throw this.translate(error, workspace, id);
+    }
+    return stored.size;
   }
 
   async cancel(repository: string, id: string): Promise<void> {
@@ -174,4 +201,15 @@ export class BlobsService {
 /** The `Range` header of an upload: `0-<last byte>` (`0-0` while empty, as distribution answers). */
 export function rangeHeader(size: number): string {
   return `0-${Math.max(size - 1, 0)}`;
+}
+
+/**
+ * Both results of lookups made at the same time; when both fail, the first one's error
+ * (as if they had been made one after the other).
+ */
+async function inOrder<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
 }

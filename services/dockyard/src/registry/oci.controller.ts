@@ -155,14 +155,13 @@ export class OciController {
         }
         if (req.method === 'HEAD') {
           // A client that finds the blob skips its upload and pushes a manifest naming it:
-          // the garbage collector's grace window starts again now.
-          await this.blobs.touch(digest);
+          // the garbage collector's grace window starts again now. Only a pusher's look
+          // counts, so that anonymous readers cannot keep garbage alive.
+          if (await this.access.permits(caller, name, 'push')) await this.blobs.touch(digest);
           res.end();
           return;
         }
-        const content = await this.blobs.open(digest, range);
-        if (!content) throw blobUnknown(digest);
-        await this.send(content, res);
+        if (!(await this.blobs.copyTo(digest, res, range))) throw blobUnknown(digest);
         return;
       }
       case 'DELETE': {
@@ -229,7 +228,7 @@ export class OciController {
         await this.authorize(caller, name, 'push');
         const digest = requireDigest((req.query as Record<string, unknown>).digest);
         if (hasBody(req)) await this.blobs.append(name, id, req, chunkOf(req));
-        else await this.blobs.uploadSize(name, id);
+        // complete() answers BLOB_UPLOAD_UNKNOWN itself for an upload of another repository.
         await this.blobs.complete(name, id, digest);
         created(res, name, digest);
         return;
@@ -405,12 +404,12 @@ function chunkOf(req: Request): { start?: number; length?: number } {
   if (header === undefined) return { length };
   const match = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
   if (!match || Number(match[2]) < Number(match[1])) {
-    throw new OciError('BLOB_UPLOAD_INVALID', `Content-Range "${printable(header)}" must be <first byte>-<last byte>`, { contentRange: printable(header) }, 416);
+    throw new OciError('BLOB_UPLOAD_INVALID', `Content-Range "${printable(header)}" must be <first byte>-<last byte>`, { contentRange: printable(header) });
   }
   const start = Number(match[1]);
   const span = Number(match[2]) - start + 1;
   if (length !== undefined && length !== span) {
-    throw new OciError('BLOB_UPLOAD_INVALID', `Content-Range ${header} covers ${span} bytes but Content-Length is ${length}`, { contentRange: header, length }, 416);
+    throw new OciError('BLOB_UPLOAD_INVALID', `Content-Range ${header} covers ${span} bytes but Content-Length is ${length}`, { contentRange: header, length });
   }
   return { start, length: length ?? span };
 }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export interface BlobInfo {
   digest: string;
@@ -36,6 +36,12 @@ export interface BlobStore {
    * grace window protects a blob a push has just found already stored. False when missing.
    */
   touch(digest: string): Promise<boolean>;
+  /**
+   * Optional fast path for downloads: writes the blob (or the range) to `destination`
+   * with the store's own buffers; false when the blob is not stored. Stores without it
+   * are read through `open`.
+   */
+  copyTo?(digest: string, destination: Writable, range?: ByteRange): Promise<boolean>;
   /** Every stored blob with the time it was last written, for garbage collection. */
   list(): AsyncIterable<BlobInfo & { modifiedAt: Date }>;
 
@@ -45,7 +51,7 @@ export interface BlobStore {
    * Appends a chunk that must start at the upload's current size (UploadOffsetError
    * otherwise) and returns the new size. Appends to one upload are serialized.
    */
-  appendUpload(id: string, source: Readable, options: { offset: number; maxBytes?: number }): Promise<number>;
+  appendUpload(id: string, source: Readable, options: { offset: number; maxBytes?: number; length?: number }): Promise<number>;
   /** The bytes received so far; undefined for an unknown upload. */
   uploadSize(id: string): Promise<number | undefined>;
   /**

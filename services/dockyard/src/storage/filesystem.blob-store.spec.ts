@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -98,5 +98,26 @@ describe('FilesystemBlobStore', () => {
     expect(uploads).toEqual([id]);
     expect(await store.open('sha256:../../etc/passwd')).toBeUndefined();
     expect(await store.uploadSize('../x')).toBeUndefined();
+  });
+
+  it('dates a blob from when it is stored, not from its upload’s last chunk', async () => {
+    const id = randomUUID();
+    await store.startUpload(id);
+    await store.appendUpload(id, Readable.from(['slow client']), { offset: 0 });
+    const longAgo = new Date(Date.now() - 3 * 3_600_000);
+    await utimes(path.join(root, 'uploads', id), longAgo, longAgo);
+    const stored = await store.completeUpload(id, sha256('slow client'));
+    const listed = [];
+    for await (const blob of store.list()) if (blob.digest === stored.digest) listed.push(blob);
+    expect(Date.now() - listed[0].modifiedAt.getTime()).toBeLessThan(60_000);
+  });
+
+  it('refuses a chunk of another length than announced and keeps the upload as it was', async () => {
+    const id = randomUUID();
+    await store.startUpload(id);
+    await expect(store.appendUpload(id, Readable.from(['abcdef']), { offset: 0, length: 3 })).rejects.toThrow('announced 3 bytes');
+    await expect(store.appendUpload(id, Readable.from(['ab']), { offset: 0, length: 3 })).rejects.toThrow('announced 3 bytes');
+    expect(await store.uploadSize(id)).toBe(0);
+    expect(await store.appendUpload(id, Readable.from(['abc']), { offset: 0, length: 3 })).toBe(3);
   });
 });

@@ -1,15 +1,18 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobInfo, BlobStore, ByteRange, PutOptions } from './blob-store';
 import { type DigestAlgorithm, DIGEST_ALGORITHMS, parseDigest } from './digest';
-import { BlobTooLargeError, DigestMismatchError, UnknownUploadError, UploadOffsetError } from './storage-errors';
+import { BlobTooLargeError, ChunkLengthError, DigestMismatchError, UnknownUploadError, UploadOffsetError } from './storage-errors';
 
 const UPLOAD_ID = /^[A-Za-z0-9-]{1,64}$/;
 const WRITE_BUFFER = 1024 * 1024;
+/** copyTo(): a download goes through this many buffers of this size, reused. */
+const COPY_BUFFERS = 8;
+const COPY_BUFFER = 256 * 1024;
 
 /** The hash of an upload as far as it has been received, kept while the process lives. */
 interface RunningHash {
@@ -47,7 +50,7 @@ export class FilesystemBlobStore implements BlobStore {
     const scratch = path.join(this.scratchDir, randomUUID());
     const counter = new HashingCounter(createHash(algorithm), options.maxBytes);
     try {
-      await pipeline(source, counter, createWriteStream(scratch, { highWaterMark: WRITE_BUFFER }));
+      await writeFile(scratch, 'w', source, counter);
       const digest = `${algorithm}:${counter.hash.digest('hex')}`;
       if (options.expectedDigest !== undefined && digest !== options.expectedDigest) throw new DigestMismatchError(options.expectedDigest, digest);
       await this.moveIntoPlace(scratch, digest);
@@ -73,6 +76,56 @@ export class FilesystemBlobStore implements BlobStore {
     if (!handle) return undefined;
     // The stream owns the handle and closes it once, when it ends or is destroyed.
     return createReadStream('', { fd: handle, autoClose: true, highWaterMark: WRITE_BUFFER, ...(range ? { start: range.start, end: range.end } : {}) });
+  }
+
+  /**
+   * Writes the blob (or the range of it) into `destination` (an HTTP response) and ends
+   * it; false when the blob is not stored, before anything is written. Unlike open(),
+   * which hands out a new buffer per chunk, a few buffers are reused, each once the
+   * destination has passed its bytes on (its write callback): a download of any size
+   * gives the garbage collector no buffers to collect. A destination that closes early
+   * (the client went away) ends the copy quietly.
+   */
+  async copyTo(digest: string, destination: Writable, range?: ByteRange): Promise<boolean> {
+    const file = this.blobPath(digest);
+    if (!file) return false;
+    const handle = await open(file, 'r').catch(() => undefined);
+    if (!handle) return false;
+    const free: Buffer[] = [];
+    let made = 0;
+    let waiting: (() => void) | undefined;
+    const wake = () => {
+      const resume = waiting;
+      waiting = undefined;
+      resume?.();
+    };
+    const release = (buffer: Buffer) => {
+      free.push(buffer);
+      wake();
+    };
+    destination.on('close', wake);
+    destination.on('drain', wake);
+    try {
+      let position = range?.start ?? 0;
+      const end = range ? range.end + 1 : (await handle.stat()).size;
+      while (position < end && !destination.destroyed) {
+        if (destination.writableNeedDrain || (!free.length && made >= COPY_BUFFERS)) {
+          await new Promise<void>((resolve) => (waiting = resolve));
+          continue;
+        }
+        const buffer = free.pop() ?? (made++, Buffer.allocUnsafeSlow(COPY_BUFFER));
+        const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, end - position), position);
+        if (bytesRead === 0) throw new Error(`blob ${digest} ends at byte ${position}, before byte ${end}`);
+        position += bytesRead;
+        destination.write(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead), () => release(buffer));
+      }
+      if (!destination.destroyed) destination.end();
+      return true;
+    } finally {
+      destination.off('close', wake);
+      destination.off('drain', wake);
+      await handle.close();
+    }
   }
 
   async delete(digest: string): Promise<boolean> {
@@ -114,7 +167,7 @@ export class FilesystemBlobStore implements BlobStore {
     this.running.set(id, { hash: createHash('sha256'), size: 0 });
   }
 
-  appendUpload(id: string, source: Readable, options: { offset: number; maxBytes?: number }): Promise<number> {
+  appendUpload(id: string, source: Readable, options: { offset: number; maxBytes?: number; length?: number }): Promise<number> {
     return this.serialized(id, async () => {
       const file = this.uploadPath(id);
       const current = await stat(file).catch(() => undefined);
@@ -122,11 +175,14 @@ export class FilesystemBlobStore implements BlobStore {
       if (options.offset !== current.size) throw new UploadOffsetError(current.size, options.offset);
       let running = this.running.get(id);
       if (running && running.size !== current.size) running = undefined;
-      const counter = new HashingCounter(running?.hash, options.maxBytes === undefined ? undefined : options.maxBytes - current.size);
+      const caps = [options.maxBytes === undefined ? undefined : options.maxBytes - current.size, options.length].filter((cap): cap is number => cap !== undefined);
+      const counter = new HashingCounter(running?.hash, caps.length ? Math.min(...caps) : undefined);
       this.running.delete(id);
       try {
-        await pipeline(source, counter, createWriteStream(file, { flags: 'a', highWaterMark: WRITE_BUFFER }));
+        await writeFile(file, 'a', source, counter);
+        if (options.length !== undefined && counter.size !== options.length) throw new ChunkLengthError(options.length, counter.size);
       } catch (error) {
+        if (error instanceof BlobTooLargeError && options.length !== undefined && counter.size > options.length) error = new ChunkLengthError(options.length, counter.size);
         // What was written of a chunk that failed stays out: the upload is as it was before it.
         const handle = await open(file, 'r+');
         await handle.truncate(current.size).finally(() => handle.close());
@@ -206,6 +262,10 @@ export class FilesystemBlobStore implements BlobStore {
     await mkdir(path.dirname(target), { recursive: true });
     // rename replaces an existing blob of the same digest, whose bytes are the same.
     await rename(file, target);
+    // A blob is new when it is stored, however long its upload took: the garbage
+    // collector's grace window counts from now, not from the upload's last chunk.
+    const now = new Date();
+    await utimes(target, now, now);
   }
 
   private serialized<T>(id: string, work: () => Promise<T>): Promise<T> {
@@ -220,13 +280,24 @@ export class FilesystemBlobStore implements BlobStore {
   }
 }
 
+/**
+ * Streams `source` into the file through `counter`, which copies what it receives into
+ * one reused buffer and writes it out when full: a chunk from the socket is released as
+ * soon as it is copied, instead of waiting for its own write, so that none lives long
+ * enough to cost the garbage collector more than a young-generation sweep. The file is
+ * opened by the sink itself, so that the pipeline handles `source`'s errors from the start.
+ */
+function writeFile(file: string, flags: 'w' | 'a', source: Readable, counter: HashingCounter): Promise<void> {
+  return pipeline(source, counter.into(file, flags));
+}
+
 /** Counts and hashes what passes; stops the stream past `maxBytes`. */
 class HashingCounter extends Transform {
   size = 0;
 
   constructor(
     readonly hash: Hash = createHash('sha256'),
-    private readonly maxBytes?: number,
+    readonly maxBytes?: number,
   ) {
     super({ highWaterMark: WRITE_BUFFER });
   }
@@ -236,5 +307,57 @@ class HashingCounter extends Transform {
     if (this.maxBytes !== undefined && this.size > this.maxBytes) return done(new BlobTooLargeError(this.maxBytes));
     this.hash.update(chunk);
     done(null, chunk);
+  }
+
+  /**
+   * A sink that hashes and counts like this transform and writes into `file` (opened with
+   * `flags` before the first write, closed when the sink is done or destroyed) in
+   * WRITE_BUFFER pieces.
+   */
+  into(file: string, flags: 'w' | 'a'): Writable {
+    const counter = this;
+    const buffer = Buffer.allocUnsafeSlow(WRITE_BUFFER);
+    let filled = 0;
+    let handle: FileHandle | undefined;
+    const flush = async () => {
+      let written = 0;
+      while (written < filled) written += (await handle!.write(buffer, written, filled - written)).bytesWritten;
+      filled = 0;
+    };
+    return new Writable({
+      highWaterMark: WRITE_BUFFER,
+      construct(done) {
+        open(file, flags).then((opened) => {
+          handle = opened;
+          done();
+        }, done);
+      },
+      write(chunk: Buffer, _encoding, done) {
+        counter.size += chunk.length;
+        if (counter.maxBytes !== undefined && counter.size > counter.maxBytes) return done(new BlobTooLargeError(counter.maxBytes));
+        counter.hash.update(chunk);
+        let offset = chunk.copy(buffer, filled);
+        filled += offset;
+        if (filled < buffer.length) return done();
+        void (async () => {
+          while (filled === buffer.length) {
+            await flush();
+            const copied = chunk.copy(buffer, filled, offset);
+            filled += copied;
+            offset += copied;
+          }
+        })().then(() => done(), done);
+      },
+      final(done) {
+        flush().then(() => done(), done);
+      },
+      destroy(error, done) {
+        if (!handle) return done(error);
+        handle.close().then(
+          () => done(error),
+          (closing: Error) => done(error ?? closing),
+        );
+      },
+    });
   }
 }

@@ -32,3 +32,14 @@ export class UnknownUploadError extends Error {
     this.name = 'UnknownUploadError';
   }
 }
+
+/** A chunk whose length is not the one its request announced (`Content-Range`); nothing of it is kept. */
+export class ChunkLengthError extends Error {
+  constructor(
+    readonly announced: number,
+    readonly received: number,
+  ) {
+    super(`the chunk announced ${announced} bytes but ${received > announced ? 'more' : received} arrived`);
+    this.name = 'ChunkLengthError';
+  }
+}
