@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Ajv2020 from 'ajv/dist/2020';
@@ -23,15 +24,21 @@ jest.setTimeout(120_000);
 describe('managing workflows over the REST API', () => {
   let pilotage: TestPilotage;
   let base: string;
+  /** Stands where nucleus would: accepts connections and drops them, as a nucleus that is down. */
+  let deadNucleus: Server;
 
   beforeAll(async () => {
     await ensureBusyboxImage();
-    pilotage = await startPilotage();
+    deadNucleus = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => deadNucleus.listen(0, '127.0.0.1', resolve));
+    const nucleusAddress = `127.0.0.1:${(deadNucleus.address() as AddressInfo).port}`;
+    pilotage = await startPilotage({}, 'distributed', { CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS: nucleusAddress });
     base = pilotage.url;
   });
 
   afterAll(async () => {
     await pilotage?.close();
+    await new Promise((resolve) => deadNucleus?.close(resolve));
   });
 
   async function create(document: unknown, contentType = 'application/json') {
@@ -239,17 +246,19 @@ describe('managing workflows over the REST API', () => {
   });
 
 
-  it('refuses component actions while no component registry resolves them, with the path of each', async () => {
+  it('answers 503 and saves nothing while the component registry (nucleus) cannot be reached; workflows without components do not ask it', async () => {
     const document = workflow('with-component', [
       { name: 'only', actions: [{ name: 'greet', component: 'default/greeter@^1.0' }, sh('plain', 'true')] },
     ]);
     const answer = await call(base, 'POST', '/api/v1/workflows', document);
-    expect(answer.status).toBe(400);
-    expect(answer.body.error.details.issues).toEqual([
-      expect.objectContaining({ path: '$.spec.stages[0].actions[0].component', code: 'WORKFLOW.COMPONENT_UNAVAILABLE' }),
-    ]);
+    expect(answer.status).toBe(503);
+    expect(answer.body.error.code).toBe('WORKFLOW.COMPONENTS_UNAVAILABLE');
     const listed = await call(base, 'GET', '/api/v1/workflows?name=with-component');
     expect(listed.body.total).toBe(0);
+    // Still checked locally first: a malformed workflow is a 400 without asking nucleus.
+    const invalid = await call(base, 'POST', '/api/v1/workflows', workflow('bad-component', [{ name: 'only', actions: [{ name: 'greet', component: 'default/greeter@^1.0', pullPolicy: 'Always' }] }]));
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error.details.issues).toEqual([expect.objectContaining({ path: '$.spec.stages[0].actions[0].pullPolicy', code: 'WORKFLOW.IMAGE_OPTION_WITH_COMPONENT' })]);
   });
 
   it('publishes the JSON Schema, which validates the hello-data example with ajv (draft 2020-12)', async () => {

@@ -1,5 +1,5 @@
 import { loadServiceConfig } from '@co/common';
-import { crewAddresses } from './standalone-config';
+import { crewAddresses, nucleusAddresses } from './standalone-config';
 
 describe('crewAddresses', () => {
   const configs = (env: Record<string, string>) => [{ config: loadServiceConfig('crew', env) }, { config: loadServiceConfig('pilotage', {}) }];
@@ -15,5 +15,15 @@ describe('crewAddresses', () => {
   it('leaves addresses the environment sets alone', () => {
     expect(crewAddresses(configs({ CO_HTTP_PORT: '18081' }), { CO_CREW_URL: 'http://crew.internal:8081' })).toEqual({ CO_CREW_GRPC_ADDRESS: '127.0.0.1:9081' });
     expect(crewAddresses(configs({}), { CO_CREW_URL: 'http://a:1', CO_CREW_GRPC_ADDRESS: 'a:2' })).toEqual({});
+  });
+});
+
+describe('nucleusAddresses', () => {
+  const configs = (env: Record<string, string>) => [{ config: loadServiceConfig('nucleus', env) }, { config: loadServiceConfig('pilotage', {}) }];
+
+  it("points pilotage at nucleus' own gRPC port, moved or not, unless the environment says otherwise", () => {
+    expect(nucleusAddresses(configs({}), {})).toEqual({ CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS: '127.0.0.1:9083' });
+    expect(nucleusAddresses(configs({ CO_GRPC_PORT: '19083' }), {})).toEqual({ CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS: '127.0.0.1:19083' });
+    expect(nucleusAddresses(configs({}), { CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS: 'n:1' })).toEqual({});
   });
 });

@@ -65,3 +65,15 @@ export function crewAddresses(configs: { config: ServiceConfig }[], env: NodeJS.
   if (!env.CO_CREW_GRPC_ADDRESS) addresses.CO_CREW_GRPC_ADDRESS = `${host}:${crew.grpcPort}`;
   return addresses;
 }
+
+/**
+ * Where pilotage reaches nucleus inside this process: nucleus' own gRPC port (which
+ * CO_NUCLEUS_GRPC_PORT may have moved), unless CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS says
+ * otherwise. Returns only the variables to set.
+ */
+export function nucleusAddresses(configs: { config: ServiceConfig }[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const nucleus = configs.find(({ config }) => config.service === 'nucleus')?.config;
+  if (!nucleus || env.CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS) return {};
+  const host = nucleus.host === '0.0.0.0' || nucleus.host === '::' ? '127.0.0.1' : nucleus.host.includes(':') ? `[${nucleus.host}]` : nucleus.host;
+  return { CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS: `${host}:${nucleus.grpcPort}` };
+}

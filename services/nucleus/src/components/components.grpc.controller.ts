@@ -4,6 +4,7 @@ import { AUTH_CONTEXT, Authenticated, Authorize, type AuthContext, type Principa
 import { InvalidInputError } from '@co/common';
 import { nucleus } from '@co/proto';
 import type { ManifestFormat } from './component-manifest';
+import { validateWorkflowComponents, WORKFLOW_VALIDATION_LIMITS, type WorkflowIssue } from './workflow-validation';
 import { COMPONENT_LIST_LIMITS, ComponentsService, type ComponentDetail, type ComponentSummary, type ComponentVersionView } from './components.service';
 
 /** The caller the auth guard authenticated, kept on the call's metadata. */
@@ -76,6 +77,58 @@ export class ComponentsGrpcController implements nucleus.ComponentServiceControl
   async publishComponent(request: nucleus.PublishComponentRequest, metadata?: Metadata): Promise<nucleus.ComponentVersion> {
     return toVersionMessage(await this.components.publish(callerOf(metadata), authorizationOf(metadata), request.manifest, formatOf(request.format)));
   }
+
+  /** Any signed-in caller: what they may resolve is what they may see (an `org` component of another organization is unknown). */
+  @Authenticated()
+  async validateWorkflow(request: nucleus.ValidateWorkflowRequest, metadata?: Metadata): Promise<nucleus.ValidateWorkflowResponse> {
+    const uses = request.actions.map((action) => ({
+      path: action.path,
+      reference: action.reference,
+      inputs: inputsOf(action),
+      referencedOutputs: action.referencedOutputs,
+      overridesCommand: action.overridesCommand,
+      envOverrides: action.envOverrides,
+    }));
+    const validation = await validateWorkflowComponents(this.components, callerOf(metadata), uses);
+    return {
+      actions: validation.actions.map(({ path, resolved, warnings }) => ({
+        path,
+        namespace: resolved.namespace,
+        name: resolved.name,
+        version: resolved.version,
+        pinnedImage: resolved.pinnedImage,
+        imageDigest: resolved.imageDigest,
+        command: resolved.command ?? [],
+        env: resolved.env,
+        timeout: resolved.timeout === null ? '' : String(resolved.timeout),
+        resourcesJson: resolved.resources ? JSON.stringify(resolved.resources) : '',
+        outputs: Object.fromEntries(Object.entries(resolved.outputs).map(([key, output]) => [key, output.type])),
+        warnings: warnings.map(issueMessage),
+      })),
+      errors: validation.errors.map(issueMessage),
+    };
+  }
+}
+
+function issueMessage(issue: WorkflowIssue): nucleus.WorkflowIssue {
+  return { path: issue.path, code: issue.code, message: issue.message };
+}
+
+function inputsOf(action: nucleus.ComponentActionUse): Record<string, unknown> | undefined {
+  if (action.inputsJson === '') return undefined;
+  if (Buffer.byteLength(action.inputsJson) > WORKFLOW_VALIDATION_LIMITS.inputsBytes) {
+    throw new InvalidInputError('REQUEST.INVALID', `inputs_json at ${action.path.slice(0, 200)} takes more than ${WORKFLOW_VALIDATION_LIMITS.inputsBytes} bytes.`);
+  }
+  let inputs: unknown;
+  try {
+    inputs = JSON.parse(action.inputsJson);
+  } catch {
+    throw new InvalidInputError('REQUEST.INVALID', `inputs_json at ${action.path.slice(0, 200)} is not JSON.`);
+  }
+  if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs)) {
+    throw new InvalidInputError('REQUEST.INVALID', `inputs_json at ${action.path.slice(0, 200)} must be a JSON object.`);
+  }
+  return inputs as Record<string, unknown>;
 }
 
 function toComponentMessage(component: ComponentSummary | ComponentDetail): nucleus.Component {

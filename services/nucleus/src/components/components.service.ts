@@ -71,6 +71,7 @@ export interface ResolvedComponentView {
   inputs: Record<string, unknown> | null;
   outputs: ComponentManifest['spec']['outputs'];
   timeout: string | number | null;
+  resources: ComponentManifest['spec']['resources'] | null;
   deprecated: boolean;
   deprecationMessage: string | null;
 }
@@ -284,6 +285,7 @@ export class ComponentsService {
       inputs: spec.inputs ?? null,
       outputs: spec.outputs,
       timeout: spec.timeout ?? null,
+      resources: spec.resources ?? null,
       deprecated: view.deprecated,
       deprecationMessage: view.deprecationMessage,
     };

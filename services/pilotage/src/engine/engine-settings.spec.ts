@@ -22,6 +22,7 @@ describe('loadEngineSettings', () => {
       defaultConcurrency: 5,
       engineEnabled: true,
       registryAuth: {},
+      nucleusGrpcAddress: '127.0.0.1:9083',
     });
   });
 
@@ -41,6 +42,7 @@ describe('loadEngineSettings', () => {
       [{ DOCKER_HOST: 'ssh://host' }, /unix:\/\/\/path\/to\/socket or tcp:\/\/host:port/],
       [{ CO_PILOTAGE_REGISTRY_AUTH_FILE: file('bad.json', '{') }, /cannot be read as JSON/],
       [{ CO_PILOTAGE_REGISTRY_AUTH_FILE: file('empty.json', '{"auths": {"h": {}}}') }, /auths\["h"\] needs "auth"/],
+      [{ CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS: 'http://nucleus:9083' }, /nucleus' gRPC host:port/],
     ];
     for (const [env, message] of cases) {
       expect(() => loadEngineSettings(env)).toThrow(ConfigError);

@@ -19,7 +19,11 @@ export interface EngineSettings {
   engineEnabled: boolean;
   /** Registry credentials by registry host, read from a Docker `config.json`-style file. */
   registryAuth: Record<string, { username: string; password: string }>;
+  /** nucleus' gRPC `host:port`, asked to resolve and pin component actions when a workflow is saved. */
+  nucleusGrpcAddress: string;
 }
+
+export const NUCLEUS_GRPC_DEFAULT = '127.0.0.1:9083';
 
 export const ENGINE_ENV_KEYS = [
   'DOCKER_HOST',
@@ -30,6 +34,7 @@ export const ENGINE_ENV_KEYS = [
   'CO_PILOTAGE_DEFAULT_CONCURRENCY',
   'CO_PILOTAGE_ENGINE',
   'CO_PILOTAGE_REGISTRY_AUTH_FILE',
+  'CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS',
 ] as const;
 
 /**
@@ -90,8 +95,16 @@ export function loadEngineSettings(env: NodeJS.ProcessEnv = process.env): Engine
   if (dockerHost && !/^(unix|tcp|http):\/\/.+/.test(dockerHost)) {
     throw new ConfigError('DOCKER_HOST', `DOCKER_HOST=${dockerHost}: must be unix:///path/to/socket or tcp://host:port`);
   }
+  const nucleusGrpcAddress = env.CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS || NUCLEUS_GRPC_DEFAULT;
+  if (!/^[^\s/:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(nucleusGrpcAddress) || Number(nucleusGrpcAddress.slice(nucleusGrpcAddress.lastIndexOf(':') + 1)) > 65535) {
+    throw new ConfigError(
+      'CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS',
+      `CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS must be nucleus' gRPC host:port, e.g. ${NUCLEUS_GRPC_DEFAULT} (got ${JSON.stringify(nucleusGrpcAddress)})`,
+    );
+  }
   return {
     dockerHost,
+    nucleusGrpcAddress,
     eventBaseUrl: eventBaseUrl?.replace(/\/+$/, ''),
     containerNetwork: env.CO_PILOTAGE_CONTAINER_NETWORK || undefined,
     keepFailedContainers: flag(env, 'CO_PILOTAGE_KEEP_FAILED_CONTAINERS', false),

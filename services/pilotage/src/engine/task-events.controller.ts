@@ -12,6 +12,7 @@ import { tenantOf } from '../workflows/workflows.service';
 import { outputLimitViolation } from './output-parser';
 import { PROTOCOL_EVENTS } from './task-execution';
 import { TaskTokens } from './task-token';
+import { runnableAction } from './component-action';
 
 const OUTPUT_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -84,7 +85,8 @@ export class TaskEventsController {
     if (!state || current?.attempt !== attempt || (current.status !== 'running' && current.status !== 'queued')) {
       throw new ConflictError('TASK.NOT_RUNNING', `Task ${task} attempt ${attempt} of run ${runId} is not running; events are accepted only while it runs.`);
     }
-    const declared = new Set(run.snapshot.spec.stages.find((s) => s.name === stage)?.actions.find((a) => a.name === action)?.outputs ?? []);
+    const spec = run.snapshot.spec.stages.find((s) => s.name === stage)?.actions.find((a) => a.name === action);
+    const declared = new Set((spec ? runnableAction(spec) : undefined)?.outputs ?? []);
     let event: RunEvent;
     if (message.EVENT === 'CO_TASK_RESULT') {
       const outputs: Record<string, string> = {};

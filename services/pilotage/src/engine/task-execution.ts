@@ -14,6 +14,7 @@ import {
 import { ExpressionError, interpolate, UnresolvedReferenceError } from '../workflows/expressions';
 import { parseCpu, parseDuration, parseMemory } from '../workflows/durations';
 import type { ActionSpec } from '../workflows/workflow-definition';
+import { runnableAction } from './component-action';
 import type { EngineSettings } from './engine-settings';
 import { OutputCollector } from './output-parser';
 import type { TaskLogLine, TaskLogStore } from './task-logs';
@@ -110,7 +111,7 @@ export class TaskExecution {
 
   private get spec(): ActionSpec {
     const stage = this.context.state().snapshot.spec.stages.find((candidate) => candidate.name === this.ref.stage)!;
-    return stage.actions.find((candidate) => candidate.name === this.ref.action)!;
+    return runnableAction(stage.actions.find((candidate) => candidate.name === this.ref.action)!);
   }
 
   private async run(): Promise<void> {

@@ -57,9 +57,10 @@ export class WorkflowAccess {
    * workflow:create in the document's project; with `run`, workflow:run there too; then
    * the organization's and project's workflow quota. All before anything is saved.
    */
-  create(principal: Principal, body: unknown, format: DocumentFormat, run = false): Promise<WorkflowView> {
+  create(principal: Principal, body: unknown, format: DocumentFormat, run = false, authorization?: string): Promise<WorkflowView> {
     return this.workflows.create(body, format, {
       actor: userIdOf(principal),
+      authorization,
       admit: async (definition) => {
         await this.requireInProject(principal, 'workflow:create', definition.metadata.project);
         if (run) {
@@ -76,18 +77,26 @@ export class WorkflowAccess {
    * also needs workflow:edit-settings. (The format has no triggers yet: workflow:edit-triggers
    * applies once it has.)
    */
-  update(principal: Principal, id: string, body: unknown, format: DocumentFormat): Promise<WorkflowView> {
-    return this.workflows.update(id, body, format, userIdOf(principal), async (current, next) => {
-      if (settingsChanged(current.definition, next)) {
-        await this.gate.require(principal, 'workflow:edit-settings', workflowResource(current), () => workflowNotFound(id));
-      }
-    });
+  update(principal: Principal, id: string, body: unknown, format: DocumentFormat, authorization?: string): Promise<WorkflowView> {
+    return this.workflows.update(
+      id,
+      body,
+      format,
+      userIdOf(principal),
+      async (current, next) => {
+        if (settingsChanged(current.definition, next)) {
+          await this.gate.require(principal, 'workflow:edit-settings', workflowResource(current), () => workflowNotFound(id));
+        }
+      },
+      authorization,
+    );
   }
 
   /** workflow:view on the source was checked by the guard; workflow:copy is needed in the target project, and room in its quota. */
-  copy(principal: Principal, id: string, target: { name: string; project?: string }): Promise<WorkflowView> {
+  copy(principal: Principal, id: string, target: { name: string; project?: string }, authorization?: string): Promise<WorkflowView> {
     return this.workflows.copy(id, target, {
       actor: userIdOf(principal),
+      authorization,
       admit: async (definition) => {
         await this.requireInProject(principal, 'workflow:copy', definition.metadata.project);
         await this.quotas.checkWorkflowCreate(definition.metadata.project);

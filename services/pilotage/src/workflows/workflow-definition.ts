@@ -50,6 +50,30 @@ export interface ActionSpec {
   retries?: { limit: number; backoff?: string | number };
   resources?: { cpu?: string | number; memory?: string | number };
   workingDir?: string;
+  /**
+   * Written by pilotage when the revision is saved (never by users): what `component`
+   * resolved to, so that every run of the revision runs exactly that.
+   */
+  pinned?: PinnedComponent;
+}
+
+/** A component action as resolved by nucleus when its revision was saved. */
+export interface PinnedComponent {
+  /** `<namespace>/<name>` */
+  component: string;
+  /** The exact version the range resolved to. */
+  version: string;
+  /** `<registry host>/<workspace>/<repository>@<digest>`: what the engine pulls and runs. */
+  image: string;
+  digest: string;
+  /** The component's command; absent: the image's own. */
+  command?: string[];
+  /** The component's environment defaults (the action's `env` goes over them). */
+  env: Record<string, string>;
+  timeout?: string | number;
+  resources?: { cpu?: string | number; memory?: string | number };
+  /** Output keys the component declares. */
+  outputs: string[];
 }
 
 /** `from: stages.<stage>.<action>.outputs.<key>`, `to: stages.<stage>.<action>.inputs.<key>`. */

@@ -31,40 +31,47 @@ export function readWorkflowDocument(body: unknown, format: DocumentFormat, opti
   }
   // A small text can still expand (YAML aliases) into more than can be saved; no use checking all of it.
   if (jsonBytesOver(document, WORKFLOW_MAX_BYTES)) throw tooLarge();
+  document = withoutPins(document);
   if (options.fillDefaultStages) document = withDefaultStages(document);
-  const validated = validateWorkflow(document);
-  const result = validated.ok ? withoutComponentActions(validated.workflow) : validated;
-  if (!result.ok) {
-    const listed = result.issues.filter((issue) => issue.code !== 'WORKFLOW.TOO_MANY_ISSUES');
-    const truncated = listed.length < result.issues.length;
-    const count = truncated ? `more than ${listed.length} problems` : `${listed.length} problem${listed.length === 1 ? '' : 's'}`;
-    const first = listed.slice(0, 5).map((issue) => `${issue.path}: ${issue.message.replace(/\.$/, '')}`);
-    const rest = listed.length > 5 || truncated ? '; and more (see details.issues)' : '';
-    throw new InvalidInputError('WORKFLOW.INVALID', `The workflow has ${count}: ${first.join('; ')}${rest}.`, { issues: result.issues });
-  }
+  const result = validateWorkflow(document);
+  if (!result.ok) throw invalidWorkflow(result.issues);
   const size = Buffer.byteLength(JSON.stringify(result.workflow));
   if (size > WORKFLOW_MAX_BYTES) throw tooLarge(size);
   return result.workflow;
 }
 
+/** 400 WORKFLOW.INVALID listing every problem (details.issues), the first few in the message. */
+export function invalidWorkflow(issues: ValidationIssue[]): InvalidInputError {
+  const listed = issues.filter((issue) => issue.code !== 'WORKFLOW.TOO_MANY_ISSUES');
+  const truncated = listed.length < issues.length;
+  const count = truncated ? `more than ${listed.length} problems` : `${listed.length} problem${listed.length === 1 ? '' : 's'}`;
+  const first = listed.slice(0, 5).map((issue) => `${issue.path}: ${issue.message.replace(/\.$/, '')}`);
+  const rest = listed.length > 5 || truncated ? '; and more (see details.issues)' : '';
+  return new InvalidInputError('WORKFLOW.INVALID', `The workflow has ${count}: ${first.join('; ')}${rest}.`, { issues });
+}
+
 /**
- * `component:` actions are resolved through nucleus (name and version range to an image
- * pinned by digest). Until this installation has nucleus they are refused at save,
- * rather than saved and failed at run time.
+ * `pinned` is written by pilotage at every save; one given in a document (a definition
+ * read back and sent again) is dropped, and the component resolved afresh.
  */
-function withoutComponentActions(workflow: WorkflowDocument): { ok: true; workflow: WorkflowDocument } | { ok: false; issues: ValidationIssue[] } {
-  const issues: ValidationIssue[] = [];
-  workflow.spec.stages.forEach((stage, stageIndex) =>
-    stage.actions.forEach((action, actionIndex) => {
-      if (action.component === undefined) return;
-      issues.push({
-        path: `$.spec.stages[${stageIndex}].actions[${actionIndex}].component`,
-        code: 'WORKFLOW.COMPONENT_UNAVAILABLE',
-        message: `component ${action.component} cannot be resolved: the component registry (nucleus) is not available in this installation; give the action an image instead.`,
-      });
-    }),
-  );
-  return issues.length ? { ok: false, issues } : { ok: true, workflow };
+export function withoutPins(document: unknown): unknown {
+  const spec = (document as { spec?: { stages?: unknown } } | null)?.spec;
+  if (!spec || typeof spec !== 'object' || !Array.isArray(spec.stages)) return document;
+  let changed = false;
+  const stages = spec.stages.map((stage: unknown) => {
+    const actions = (stage as { actions?: unknown } | null)?.actions;
+    if (!Array.isArray(actions)) return stage;
+    return {
+      ...(stage as object),
+      actions: actions.map((action: unknown) => {
+        if (action === null || typeof action !== 'object' || Array.isArray(action) || !('pinned' in action)) return action;
+        changed = true;
+        const { pinned: _dropped, ...rest } = action as Record<string, unknown>;
+        return rest;
+      }),
+    };
+  });
+  return changed ? { ...(document as object), spec: { ...spec, stages } } : document;
 }
 
 function tooLarge(size?: number): DomainError {

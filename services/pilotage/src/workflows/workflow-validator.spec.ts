@@ -298,12 +298,21 @@ describe('validateWorkflow: names and actions', () => {
     ]);
   });
 
-  it('rejects image options on a component action', () => {
+  it('rejects pullPolicy on a component action (command, args and env are overrides nucleus checks)', () => {
     expect(pairs(workflow([stage('s', [{ name: 'c', component: 'acme/x@1', pullPolicy: 'Always', command: ['sh'], args: [] }])]))).toEqual([
       ['$.spec.stages[0].actions[0].pullPolicy', C.IMAGE_OPTION_WITH_COMPONENT],
-      ['$.spec.stages[0].actions[0].command', C.IMAGE_OPTION_WITH_COMPONENT],
-      ['$.spec.stages[0].actions[0].args', C.IMAGE_OPTION_WITH_COMPONENT],
     ]);
+    expect(accepted(workflow([stage('s', [{ name: 'c', component: 'acme/x@1', command: ['sh', '-c', 'true'], args: ['x'], env: { A: 'b' } }])]))).toBeDefined();
+  });
+
+  it('leaves references to the outputs of a component action to nucleus, unless the action declares outputs', () => {
+    const uses = (outputs?: string[]) =>
+      workflow([
+        stage('a', [{ name: 'c', component: 'acme/x@1', ...(outputs ? { outputs } : {}) }]),
+        stage('b', [action('use', { inputs: { v: '${stages.a.c.outputs.greeting}' } })]),
+      ]);
+    expect(accepted(uses())).toBeDefined();
+    expect(pairs(uses(['other']))).toEqual([['$.spec.stages[1].actions[0].inputs.v', C.UNDECLARED_OUTPUT]]);
   });
 
   it.each([

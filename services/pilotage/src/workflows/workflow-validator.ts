@@ -392,7 +392,8 @@ class SemanticChecker {
           stage: node,
           index: actionIndex,
           name: named ? (rawAction.name as string) : `actions[${actionIndex}]`,
-          outputs: declaredOutputs(rawAction.outputs),
+          // A component declares its own outputs: nucleus checks references to them when the workflow is saved.
+          outputs: rawAction.component !== undefined && rawAction.outputs === undefined ? undefined : declaredOutputs(rawAction.outputs),
           spec: rawAction,
         };
         // Duplicates are still checked, but references resolve to the first action of that name.
@@ -421,7 +422,8 @@ class SemanticChecker {
     } else if (!hasImage && !hasComponent) {
       this.issues.add(path, C.IMAGE_XOR_COMPONENT, `Action "${action.name}" has neither "image" nor "component"; add one of them.`);
     } else if (hasComponent) {
-      for (const field of ['pullPolicy', 'command', 'args'] as const) {
+      // `command`, `args` and `env` may override the component's where its manifest allows it: nucleus checks that.
+      for (const field of ['pullPolicy'] as const) {
         if (spec[field] !== undefined) {
           this.issues.add(
             [...path, field],

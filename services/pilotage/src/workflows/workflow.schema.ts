@@ -171,7 +171,7 @@ export const WORKFLOW_SCHEMA = {
       required: ['name'],
       // Kept for editors; the validator reports these two rules itself, with clearer messages.
       oneOf: [{ required: ['image'] }, { required: ['component'] }],
-      dependentSchemas: { component: { properties: { pullPolicy: false, command: false, args: false } } },
+      dependentSchemas: { component: { properties: { pullPolicy: false } } },
       properties: {
         name: { $ref: '#/$defs/stepName' },
         image: { type: 'string', minLength: 1, maxLength: 512, pattern: '^\\S+$', description: 'Container image reference.' },

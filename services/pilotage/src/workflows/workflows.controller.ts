@@ -102,7 +102,7 @@ export class WorkflowsController {
   @ApiConsumes('application/yaml', 'application/json')
   @ApiBody({ description: 'A Workflow document (see GET /api/v1/schemas/workflow)' })
   async create(@Req() req: Request, @Body() body: unknown, @Query() query: CreateQuery, @CurrentPrincipal() principal: Principal) {
-    const workflow = await this.access.create(principal, body, documentFormat(req), query.run === true);
+    const workflow = await this.access.create(principal, body, documentFormat(req), query.run === true, req.headers.authorization);
     if (!query.run) return workflow;
     const run = await this.runs.start(workflow.id, undefined, userIdOf(principal));
     return { ...workflow, run };
@@ -126,7 +126,7 @@ export class WorkflowsController {
   @ApiOperation({ summary: 'Save a new revision of the workflow (changing spec.timeout or spec.concurrency also needs workflow:edit-settings)' })
   @ApiConsumes('application/yaml', 'application/json')
   update(@Param('id') id: string, @Req() req: Request, @Body() body: unknown, @CurrentPrincipal() principal: Principal) {
-    return this.access.update(principal, id, body, documentFormat(req));
+    return this.access.update(principal, id, body, documentFormat(req), req.headers.authorization);
   }
 
   @Get('workflows/:id/revisions')
@@ -138,8 +138,8 @@ export class WorkflowsController {
   @Post('workflows/:id/copy')
   @Authorize('workflow:view', { resolver: WorkflowResolver })
   @ApiOperation({ summary: 'Copy a workflow (stages, tasks, timeout) under a new name; needs workflow:copy in the target project' })
-  copy(@Param('id') id: string, @Body() body: CopyBody, @CurrentPrincipal() principal: Principal) {
-    return this.access.copy(principal, id, body);
+  copy(@Param('id') id: string, @Req() req: Request, @Body() body: CopyBody, @CurrentPrincipal() principal: Principal) {
+    return this.access.copy(principal, id, body, req.headers.authorization);
   }
 
   @Post('workflows/:id/activate')

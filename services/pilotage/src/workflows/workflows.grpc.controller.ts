@@ -3,6 +3,11 @@ import type { Metadata } from '@grpc/grpc-js';
 import { Authorize, Public, userIdOf } from '@co/auth';
 import { pilotage } from '@co/proto';
 import { callerOf } from '../grpc-caller';
+
+function authorizationOf(metadata: Metadata | undefined): string | undefined {
+  const value = metadata?.get('authorization')?.[0];
+  return value === undefined ? undefined : String(value);
+}
 import { RunsService } from '../runs/runs.service';
 import { WORKFLOW_SCHEMA } from './workflow.schema';
 import { WorkflowAccess, WorkflowResolver } from './workflow-access';
@@ -34,7 +39,7 @@ export class WorkflowsGrpcController implements pilotage.WorkflowServiceControll
   @Authorize('workflow:create')
   async createWorkflow(request: pilotage.CreateWorkflowRequest, metadata?: Metadata): Promise<pilotage.CreateWorkflowResponse> {
     const principal = callerOf(metadata);
-    const workflow = await this.access.create(principal, request.document, documentFormatOf(request.format), request.run);
+    const workflow = await this.access.create(principal, request.document, documentFormatOf(request.format), request.run, authorizationOf(metadata));
     const run = request.run ? await this.runs.start(workflow.id, undefined, userIdOf(principal)) : undefined;
     return { workflow: toWorkflowMessage(workflow), run };
   }
@@ -52,7 +57,7 @@ export class WorkflowsGrpcController implements pilotage.WorkflowServiceControll
 
   @Authorize('workflow:edit', { resolver: WorkflowResolver })
   async updateWorkflow(request: pilotage.UpdateWorkflowRequest, metadata?: Metadata): Promise<pilotage.Workflow> {
-    return toWorkflowMessage(await this.access.update(callerOf(metadata), request.id, request.document, documentFormatOf(request.format)));
+    return toWorkflowMessage(await this.access.update(callerOf(metadata), request.id, request.document, documentFormatOf(request.format), authorizationOf(metadata)));
   }
 
   @Authorize('workflow:view', { resolver: WorkflowResolver })
@@ -62,7 +67,7 @@ export class WorkflowsGrpcController implements pilotage.WorkflowServiceControll
 
   @Authorize('workflow:view', { resolver: WorkflowResolver })
   async copyWorkflow(request: pilotage.CopyWorkflowRequest, metadata?: Metadata): Promise<pilotage.Workflow> {
-    return toWorkflowMessage(await this.access.copy(callerOf(metadata), request.id, copyTargetOf(request)));
+    return toWorkflowMessage(await this.access.copy(callerOf(metadata), request.id, copyTargetOf(request), authorizationOf(metadata)));
   }
 
   @Authorize('workflow:activate', { resolver: WorkflowResolver })

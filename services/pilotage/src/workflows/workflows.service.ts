@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { ConflictError, InvalidInputError, NotFoundError } from '@co/common';
 import { ConcurrencyConflictError, Database, EventStore, ProjectionRunner, type RecordedEvent } from '@co/eventstore';
-import type { WorkflowDocument } from './workflow-definition';
+import { ENGINE_SETTINGS } from '../engine/engine.tokens';
+import type { EngineSettings } from '../engine/engine-settings';
+import { pinComponents } from './component-pinning';
+import { NucleusClient } from './nucleus.client';
+import type { ValidationIssue, WorkflowDocument } from './workflow-definition';
 import {
   evolveWorkflow,
   workflowNameStreamId,
@@ -25,6 +29,8 @@ export interface WorkflowView {
   createdAt: string;
   updatedAt: string;
   definition: WorkflowDocument;
+  /** Only in the answer to a save: what is worth knowing but did not stop it (a deprecated component version). */
+  warnings?: ValidationIssue[];
 }
 
 export interface RevisionView {
@@ -66,6 +72,8 @@ export interface CreateOptions {
   actor?: string;
   copiedFrom?: string;
   admit?: (definition: WorkflowDocument) => Promise<void>;
+  /** The caller's `authorization`, handed to nucleus to resolve component actions as the caller. */
+  authorization?: string;
 }
 
 /** A name claim whose workflow has not appeared after this long is taken to be left by a crash. */
@@ -75,12 +83,24 @@ const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Commands and queries of workflows. Commands go to the event log; queries read the projection. */
 @Injectable()
-export class WorkflowsService {
+export class WorkflowsService implements OnModuleDestroy {
+  private nucleus?: NucleusClient;
+
   constructor(
     private readonly store: EventStore,
     private readonly db: Database,
     private readonly projections: ProjectionRunner,
+    @Inject(ENGINE_SETTINGS) private readonly settings: EngineSettings,
   ) {}
+
+  onModuleDestroy(): void {
+    this.nucleus?.close();
+  }
+
+  /** Resolves and pins the component actions (nucleus is asked only when there are some). */
+  private pin(definition: WorkflowDocument, authorization: string | undefined) {
+    return pinComponents(definition, { validateWorkflow: (request, auth) => (this.nucleus ??= new NucleusClient(this.settings.nucleusGrpcAddress)).validateWorkflow(request, auth) }, authorization);
+  }
 
   /**
    * `admit` sees the valid document before anything is recorded and throws to refuse it
@@ -88,8 +108,9 @@ export class WorkflowsService {
    */
   async create(body: unknown, format: DocumentFormat, options: CreateOptions = {}): Promise<WorkflowView> {
     const { actor, copiedFrom } = options;
-    const definition = readWorkflowDocument(body, format, { fillDefaultStages: true });
-    await options.admit?.(definition);
+    const valid = readWorkflowDocument(body, format, { fillDefaultStages: true });
+    await options.admit?.(valid);
+    const { workflow: definition, warnings } = await this.pin(valid, options.authorization);
     const id = randomUUID();
     const { project, name } = definition.metadata;
     await this.claimName(project, name, id);
@@ -109,7 +130,7 @@ export class WorkflowsService {
       throw error;
     }
     await this.projections.settle(recorded[recorded.length - 1].position);
-    return toWorkflowView(this.fold(recorded));
+    return withWarnings(toWorkflowView(this.fold(recorded)), warnings);
   }
 
   /** `admit` sees the current state and the valid new document before the revision is recorded. */
@@ -119,6 +140,7 @@ export class WorkflowsService {
     format: DocumentFormat,
     actor?: string,
     admit?: (current: WorkflowState, next: WorkflowDocument) => Promise<void>,
+    authorization?: string,
   ): Promise<WorkflowView> {
     const current = await this.load(id);
     const definition = readWorkflowDocument(body, format, { fillDefaultStages: false });
@@ -129,7 +151,9 @@ export class WorkflowsService {
       );
     }
     await admit?.(current, definition);
-    return this.append(current, [{ type: 'WorkflowRevised', data: { revision: current.revision + 1, definition, revisedBy: actor } }], actor);
+    const pinned = await this.pin(definition, authorization);
+    const saved = await this.append(current, [{ type: 'WorkflowRevised', data: { revision: current.revision + 1, definition: pinned.workflow, revisedBy: actor } }], actor);
+    return withWarnings(saved, pinned.warnings);
   }
 
   async copy(id: string, target: { name: string; project?: string }, options: Omit<CreateOptions, 'copiedFrom'> = {}): Promise<WorkflowView> {
@@ -311,6 +335,10 @@ export class WorkflowsService {
     for (const event of events) state = evolveWorkflow(state, event as RecordedEvent & WorkflowEvent);
     return state!;
   }
+}
+
+function withWarnings(view: WorkflowView, warnings: ValidationIssue[]): WorkflowView {
+  return warnings.length ? { ...view, warnings } : view;
 }
 
 export function tenantOf(project: string): string {

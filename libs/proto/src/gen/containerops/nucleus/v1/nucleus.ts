@@ -23,6 +23,78 @@ export const protobufFileName = "containerops/nucleus/v1/nucleus.proto";
  * metadata. Credentials go in the `authorization` metadata.
  */
 
+export interface ValidateWorkflowRequest {
+  /** At most 1000 component actions. */
+  actions: ComponentActionUse[];
+}
+
+/** One `component:` action of a workflow, as far as nucleus needs to check it. */
+export interface ComponentActionUse {
+  /** JSON path of the action: `$.spec.stages[0].actions[1]`. */
+  path: string;
+  /** `<namespace>/<name>@<version or range>`. */
+  reference: string;
+  /**
+   * The action's `inputs` as JSON text ("" = none). String values holding `${...}`
+   * expressions are only known at run time: the schema is not checked against them.
+   */
+  inputsJson: string;
+  /** Output keys of this action that later actions (or links) refer to. */
+  referencedOutputs: string[];
+  /** The action replaces the component's command. */
+  overridesCommand: boolean;
+  /** Environment variables the action sets. */
+  envOverrides: string[];
+}
+
+export interface ValidateWorkflowResponse {
+  /** One per action that resolved, in request order. */
+  actions: PinnedComponentAction[];
+  /** Every problem found, each with its JSON path; empty when the workflow may be saved. */
+  errors: WorkflowIssue[];
+}
+
+export interface PinnedComponentAction {
+  /** The request's `path`. */
+  path: string;
+  namespace: string;
+  name: string;
+  /** The exact version the range resolved to. */
+  version: string;
+  /** `<registry host>/<workspace>/<repository>@<digest>` */
+  pinnedImage: string;
+  imageDigest: string;
+  /** `spec.command` (empty: the image's own). */
+  command: string[];
+  /** `spec.env` defaults. */
+  env: { [key: string]: string };
+  /** `spec.timeout` as written ("" = none; a number of seconds is sent as its digits). */
+  timeout: string;
+  /** `spec.resources` as JSON text ("" = none). */
+  resourcesJson: string;
+  /** `spec.outputs`: `[COUT]` key to its declared type. */
+  outputs: { [key: string]: string };
+  /** Warnings for this action (a deprecated version: its message). */
+  warnings: WorkflowIssue[];
+}
+
+export interface PinnedComponentAction_EnvEntry {
+  key: string;
+  value: string;
+}
+
+export interface PinnedComponentAction_OutputsEntry {
+  key: string;
+  value: string;
+}
+
+/** One problem or warning, located by JSON path, with a stable code. */
+export interface WorkflowIssue {
+  path: string;
+  code: string;
+  message: string;
+}
+
 export interface ResolveComponentRequest {
   /** Organization slug. */
   namespace: string;
@@ -152,6 +224,14 @@ export interface ComponentServiceClient {
   /** POST /api/v1/components: publishes one version from its manifest (YAML or JSON text). */
 
   publishComponent(request: PublishComponentRequest, metadata?: Metadata): Observable<ComponentVersion>;
+
+  /**
+   * Resolves, checks and pins every component action of one workflow at once (what
+   * pilotage asks when a workflow is saved). Problems come back in `errors`, each with
+   * its JSON path; the call itself fails only for a malformed request.
+   */
+
+  validateWorkflow(request: ValidateWorkflowRequest, metadata?: Metadata): Observable<ValidateWorkflowResponse>;
 }
 
 export interface ComponentServiceController {
@@ -185,11 +265,28 @@ export interface ComponentServiceController {
     request: PublishComponentRequest,
     metadata?: Metadata,
   ): Promise<ComponentVersion> | Observable<ComponentVersion> | ComponentVersion;
+
+  /**
+   * Resolves, checks and pins every component action of one workflow at once (what
+   * pilotage asks when a workflow is saved). Problems come back in `errors`, each with
+   * its JSON path; the call itself fails only for a malformed request.
+   */
+
+  validateWorkflow(
+    request: ValidateWorkflowRequest,
+    metadata?: Metadata,
+  ): Promise<ValidateWorkflowResponse> | Observable<ValidateWorkflowResponse> | ValidateWorkflowResponse;
 }
 
 export function ComponentServiceControllerMethods() {
   return function (constructor: Function) {
-    const grpcMethods: string[] = ["resolveComponent", "getComponent", "listComponents", "publishComponent"];
+    const grpcMethods: string[] = [
+      "resolveComponent",
+      "getComponent",
+      "listComponents",
+      "publishComponent",
+      "validateWorkflow",
+    ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcMethod("ComponentService", method)(constructor.prototype[method], method, descriptor);
