@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '@co/common';
-import { byteRange, expectedDigest } from './binaries.controller';
+import { expectedDigest } from './binaries.controller';
 import { requireBinaryFile, requireBinaryRepository, requireBinaryTag } from './binary-names';
 
 describe('binary artifact requests', () => {
@@ -20,19 +20,6 @@ describe('binary artifact requests', () => {
     ] as [unknown, string | undefined][]) {
       expect(() => expectedDigest(query, header)).toThrow(InvalidInputError);
     }
-  });
-
-  it('reads one byte range, and says when none of the file can be sent', () => {
-    expect(byteRange(undefined, 100)).toBeUndefined();
-    expect(byteRange('bytes=0-9', 100)).toEqual({ start: 0, end: 9 });
-    expect(byteRange('bytes=90-', 100)).toEqual({ start: 90, end: 99 });
-    expect(byteRange('bytes=-10', 100)).toEqual({ start: 90, end: 99 });
-    expect(byteRange('bytes=50-500', 100)).toEqual({ start: 50, end: 99 });
-    expect(byteRange('bytes=0-1,5-6', 100)).toBeUndefined();
-    expect(byteRange('items=0-1', 100)).toBeUndefined();
-    expect(byteRange('bytes=100-', 100)).toBe('unsatisfiable');
-    expect(byteRange('bytes=9-2', 100)).toBe('unsatisfiable');
-    expect(byteRange('bytes=-0', 100)).toBe('unsatisfiable');
   });
 
   it('accepts the registry’s names and refuses paths', () => {

@@ -1,3 +1,4 @@
+import { byteRange } from '../storage/byte-range';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Controller, Delete, Get, HttpCode, Inject, Param, Put, Query, Req, Res } from '@nestjs/common';
@@ -33,23 +34,6 @@ export function expectedDigest(query: unknown, header: string | undefined): stri
     if (isDigest(digest)) return digest;
   }
   throw new InvalidInputError('BINARY.DIGEST_INVALID', 'The Digest header must be sha256:<hex>, or sha-256=<base64> / sha-512=<base64> (RFC 3230).');
-}
-
-/** A single `bytes=` range of a file of `size` bytes; undefined to send it whole, 'unsatisfiable' for a 416. */
-export function byteRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | undefined {
-  if (!header) return undefined;
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  // Several ranges, or another unit: the whole file is a valid answer.
-  if (!match || (match[1] === '' && match[2] === '')) return undefined;
-  if (match[1] === '') {
-    const suffix = Number(match[2]);
-    if (suffix === 0 || size === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(match[1]);
-  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
-  if (start >= size || end < start) return 'unsatisfiable';
-  return { start, end };
 }
 
 /**

@@ -1,6 +1,5 @@
 import { parseReference, parseRegistryPath } from './names';
 import { OciError } from './oci-errors';
-import { parseRange } from './oci.controller';
 
 function codeOf(work: () => unknown): string | undefined {
   try {
@@ -37,16 +36,5 @@ describe('registry paths', () => {
     expect(codeOf(() => parseReference('md5:abc'))).toBe('DIGEST_INVALID');
     expect(codeOf(() => parseReference('..'))).toBe('MANIFEST_INVALID');
     expect(codeOf(() => parseReference('a'.repeat(129)))).toBe('MANIFEST_INVALID');
-  });
-
-  it('reads byte ranges as HTTP does', () => {
-    expect(parseRange('bytes=0-9', 100)).toEqual({ start: 0, end: 9 });
-    expect(parseRange('bytes=90-', 100)).toEqual({ start: 90, end: 99 });
-    expect(parseRange('bytes=-10', 100)).toEqual({ start: 90, end: 99 });
-    expect(parseRange('bytes=50-500', 100)).toEqual({ start: 50, end: 99 });
-    expect(parseRange('bytes=100-', 100)).toBe('unsatisfiable');
-    expect(parseRange('bytes=9-1', 100)).toBeUndefined();
-    expect(parseRange('items=0-1', 100)).toBeUndefined();
-    expect(parseRange('bytes=0-1,5-6', 100)).toBeUndefined();
   });
 });

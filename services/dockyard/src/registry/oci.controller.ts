@@ -4,6 +4,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from '@co/auth';
 import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
+import { byteRange } from '../storage/byte-range';
 import { RegistryAccess, RegistryUnauthorizedError, type RegistryAction, type RegistryCaller } from '../access/registry-access';
 import { DOCKYARD_SETTINGS, type DockyardSettings } from '../dockyard-settings';
 import type { ByteRange } from '../storage/blob-store';
@@ -135,7 +136,7 @@ export class OciController {
         const digest = requireDigest(route.digest);
         const size = await this.blobs.stat(name, digest);
         if (size === undefined) throw blobUnknown(digest);
-        const range = req.headers.range === undefined ? undefined : parseRange(req.headers.range, size);
+        const range = req.headers.range === undefined ? undefined : byteRange(req.headers.range, size);
         if (range === 'unsatisfiable') {
           throw new OciError('BLOB_UNKNOWN', `the range ${printable(String(req.headers.range))} lies outside the blob's ${size} bytes`, { size }, 416, {
             'Content-Range': `bytes */${size}`,
@@ -412,22 +413,6 @@ function chunkOf(req: Request): { start?: number; length?: number } {
     throw new OciError('BLOB_UPLOAD_INVALID', `Content-Range ${header} covers ${span} bytes but Content-Length is ${length}`, { contentRange: header, length });
   }
   return { start, length: length ?? span };
-}
-
-/** A single `bytes=` range of a blob; undefined to send it all (no or unusable header). */
-export function parseRange(header: string, size: number): ByteRange | 'unsatisfiable' | undefined {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match || (match[1] === '' && match[2] === '')) return undefined;
-  if (match[1] === '') {
-    const suffix = Number(match[2]);
-    if (suffix === 0 || size === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(match[1]);
-  if (match[2] !== '' && Number(match[2]) < start) return undefined;
-  if (start >= size) return 'unsatisfiable';
-  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
-  return { start, end };
 }
 
 /** Reads a request body of at most `limit` bytes; past it, stops reading and throws `tooLarge`. */
