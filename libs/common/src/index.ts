@@ -3,3 +3,4 @@ export * from './errors/error-body';
 export * from './errors/exception.filter';
 export * from './config/service-config';
 export * from './logging/logger';
+export * from './yaml/yaml-depth';

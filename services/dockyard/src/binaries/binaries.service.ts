@@ -9,7 +9,7 @@ import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
 import { DOCKYARD_SETTINGS, type DockyardSettings } from '../dockyard-settings';
 import { BLOB_STORE, type BlobStore } from '../storage/blob-store';
 import { BlobTooLargeError, DigestMismatchError } from '../storage/storage-errors';
-import type { Workspace, WorkspaceContents } from '../workspaces/workspaces.service';
+import type { Workspace } from '../workspaces/workspaces.service';
 import { artifactStream, type ArtifactDeleted, type ArtifactUploaded } from './binary.events';
 
 export interface BinaryAddress {
@@ -53,7 +53,7 @@ export function binaryNotFound(address: BinaryAddress): NotFoundError {
  * replaces it.
  */
 @Injectable()
-export class BinariesService implements Pick<WorkspaceContents, 'describe'> {
+export class BinariesService {
   constructor(
     @Inject(SERVICE_RUNTIME) private readonly runtime: ServiceRuntime,
     @Inject(DOCKYARD_SETTINGS) private readonly settings: DockyardSettings,
@@ -166,23 +166,6 @@ export class BinariesService implements Pick<WorkspaceContents, 'describe'> {
     };
     await this.runtime.store.append(artifactStream(workspace.name), 'any', [{ type: 'ArtifactDeleted', data: event }], { actor, tenant: workspace.org });
     return event;
-  }
-
-  async countIn(workspace: string): Promise<number> {
-    const [row] = await this.runtime.db.query<{ count: number | string }[]>('SELECT COUNT(*) AS count FROM dockyard_binaries WHERE workspace = ?', [workspace]);
-    return Number(row?.count ?? 0);
-  }
-
-  /** WorkspaceContents: what keeps the workspace from being deleted. */
-  async describe(workspace: string): Promise<string | undefined> {
-    const count = await this.countIn(workspace);
-    return count ? `${count} binary artifact${count === 1 ? '' : 's'}` : undefined;
-  }
-
-  /** Blobs the binary artifacts reference, for garbage collection. */
-  async referencedBlobs(): Promise<Set<string>> {
-    const rows = await this.runtime.db.query<{ digest: string }[]>('SELECT DISTINCT digest FROM dockyard_binaries');
-    return new Set(rows.map((row) => row.digest));
   }
 }
 

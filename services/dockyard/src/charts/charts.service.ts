@@ -10,7 +10,7 @@ import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
 import { DOCKYARD_SETTINGS, type DockyardSettings } from '../dockyard-settings';
 import { BLOB_STORE, type BlobInfo, type BlobStore } from '../storage/blob-store';
 import { BlobTooLargeError } from '../storage/storage-errors';
-import type { Workspace, WorkspaceContents } from '../workspaces/workspaces.service';
+import type { Workspace } from '../workspaces/workspaces.service';
 import { inspectChartArchive, storeInspected } from './chart-archive';
 import { ChartInvalidError, type ChartMetadata } from './chart-metadata';
 import { newestFirst, packageCandidates, packageFileName } from './chart-names';
@@ -72,7 +72,7 @@ export interface ReceivedChart {
  * An uploaded version shadows an OCI chart of the same name and version.
  */
 @Injectable()
-export class ChartsService implements Pick<WorkspaceContents, 'describe'> {
+export class ChartsService {
   constructor(
     @Inject(SERVICE_RUNTIME) private readonly runtime: ServiceRuntime,
     @Inject(DOCKYARD_SETTINGS) private readonly settings: DockyardSettings,
@@ -259,29 +259,6 @@ export class ChartsService implements Pick<WorkspaceContents, 'describe'> {
     const event: ChartDeleted = { workspace: workspace.name, org: workspace.org, project: workspace.project, name, version, digest: row.digest, deletedBy: actor };
     await this.runtime.store.append(chartStream(workspace.name, name), 'any', [{ type: 'ChartDeleted', data: event }], { actor, tenant: workspace.org });
     return event;
-  }
-
-  /** How many chart versions were uploaded to the workspace (OCI charts count as the registry's repositories). */
-  async countIn(workspace: string): Promise<number> {
-    const [row] = await this.runtime.db.query<{ count: number | string }[]>('SELECT COUNT(*) AS count FROM dockyard_charts WHERE workspace = ?', [workspace]);
-    return Number(row?.count ?? 0);
-  }
-
-  /** WorkspaceContents: what keeps the workspace from being deleted. */
-  async describe(workspace: string): Promise<string | undefined> {
-    const count = await this.countIn(workspace);
-    return count ? `${count} chart version${count === 1 ? '' : 's'}` : undefined;
-  }
-
-  /** Blobs the chart repository references (packages and provenance files), for garbage collection. */
-  async referencedBlobs(): Promise<Set<string>> {
-    const rows = await this.runtime.db.query<{ digest: string; prov_digest: string | null }[]>('SELECT digest, prov_digest FROM dockyard_charts');
-    const digests = new Set<string>();
-    for (const row of rows) {
-      digests.add(row.digest);
-      if (row.prov_digest) digests.add(row.prov_digest);
-    }
-    return digests;
   }
 
   private exists(metadata: ChartMetadata): ConflictError {

@@ -15,23 +15,11 @@ export const MAX_LISTED_BLOBS = 1000;
 /** Reports kept in the database. */
 export const KEPT_REPORTS = 100;
 
-export type GcTrigger = 'manual' | 'schedule';
+export type GcTrigger = GarbageCollected['trigger'];
 
-export interface GcReport {
-  id: string;
+/** A collection's report: what the `GarbageCollected` event says, and whether it was a dry run. */
+export interface GcReport extends GarbageCollected {
   dryRun: boolean;
-  trigger: GcTrigger;
-  startedBy: string;
-  /** Blobs found in storage. */
-  blobsScanned: number;
-  /** Blobs removed (for a dry run: that would be removed). */
-  blobsDeleted: number;
-  bytesFreed: number;
-  /** Abandoned uploads removed (for a dry run: that would be removed). */
-  uploadsDeleted: number;
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
 }
 
 export interface GcRunResult extends GcReport {
@@ -39,14 +27,13 @@ export interface GcRunResult extends GcReport {
   blobs: { digest: string; size: number }[];
 }
 
-/**
- * Where live metadata names a blob: these digests are marked, everything else in the
- * BlobStore is garbage once older than the grace window. A table another area has not
- * created (yet) references nothing.
- */
 /** Thrown inside a deletion's transaction to roll it back. */
 class StillReferenced extends Error {}
 
+/**
+ * Where live metadata names a blob: these digests are marked, everything else in the
+ * BlobStore is garbage once older than the grace window.
+ */
 const REFERENCES: { table: string; column: string }[] = [
   { table: 'dockyard_manifests', column: 'digest' },
   { table: 'dockyard_manifest_blobs', column: 'blob_digest' },
@@ -165,9 +152,7 @@ export class GcService {
   private async mark(): Promise<Set<string>> {
     const marked = new Set<string>();
     for (const { table, column } of REFERENCES) {
-      const rows = await this.optional(() =>
-        this.db.query<{ digest: string }[]>(`SELECT DISTINCT ${column} AS digest FROM ${table} WHERE ${column} IS NOT NULL`),
-      );
+      const rows = await this.db.query<{ digest: string }[]>(`SELECT DISTINCT ${column} AS digest FROM ${table} WHERE ${column} IS NOT NULL`);
       for (const row of rows) marked.add(row.digest);
     }
     return marked;
@@ -178,9 +163,7 @@ export class GcService {
     const found = new Set<string>();
     if (!digests.length) return found;
     for (const { table, column } of REFERENCES) {
-      const rows = await this.optional(() =>
-        this.db.query<{ digest: string }[]>(`SELECT DISTINCT ${column} AS digest FROM ${table} WHERE ${column} IN (${marks(digests.length)})`, digests),
-      );
+      const rows = await this.db.query<{ digest: string }[]>(`SELECT DISTINCT ${column} AS digest FROM ${table} WHERE ${column} IN (${marks(digests.length)})`, digests);
       for (const row of rows) found.add(row.digest);
     }
     return found;
@@ -221,9 +204,7 @@ export class GcService {
       await this.db.query('DELETE FROM dockyard_uploads WHERE id = ?', [upload.id]);
     }
     // Rows whose file is gone (a crash between the two, or a storage wiped by hand).
-    const stale = await this.optional(() =>
-      this.db.query<{ id: string }[]>('SELECT id FROM dockyard_uploads WHERE updated_at < ?', [sqlTime(this.db, new Date(cutoff))]),
-    );
+    const stale = await this.db.query<{ id: string }[]>('SELECT id FROM dockyard_uploads WHERE updated_at < ?', [sqlTime(this.db, new Date(cutoff))]);
     for (const row of stale) {
       if (removed.has(row.id) || (await this.store.uploadSize(row.id)) !== undefined) continue;
       removed.add(row.id);
@@ -255,29 +236,8 @@ export class GcService {
     ]);
     if (oldest) await this.db.query('DELETE FROM dockyard_gc_runs WHERE started_at < ?', [oldest.started_at]);
     if (report.dryRun) return;
-    const event: GarbageCollected = {
-      id: report.id,
-      trigger: report.trigger,
-      startedBy: report.startedBy,
-      blobsScanned: report.blobsScanned,
-      blobsDeleted: report.blobsDeleted,
-      bytesFreed: report.bytesFreed,
-      uploadsDeleted: report.uploadsDeleted,
-      startedAt: report.startedAt,
-      finishedAt: report.finishedAt,
-      durationMs: report.durationMs,
-    };
-    await this.runtime.store.append(gcStream(new Date(report.startedAt)), 'any', [{ type: 'GarbageCollected', data: event }], { actor: report.startedBy });
-  }
-
-  /** A query on another area's table: no rows while that table does not exist. */
-  private async optional<T>(query: () => Promise<T[]>): Promise<T[]> {
-    try {
-      return await query();
-    } catch (error) {
-      if (/doesn't exist|no such table/i.test((error as Error).message)) return [];
-      throw error;
-    }
+    const { dryRun: _dryRun, ...event } = report;
+    await this.runtime.store.append(gcStream(new Date(report.startedAt)), 'any', [{ type: 'GarbageCollected', data: event satisfies GarbageCollected }], { actor: report.startedBy });
   }
 }
 

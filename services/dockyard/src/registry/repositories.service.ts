@@ -103,14 +103,4 @@ export class RepositoriesService {
     const rows = await this.runtime.db.query<unknown[]>('SELECT 1 FROM dockyard_repositories WHERE name = ?', [name]);
     if (!rows.length) throw repositoryNotFound(name);
   }
-
-  /** What a workspace still holds, for the refusal to delete a workspace that is not empty. */
-  async describe(workspace: string): Promise<string | undefined> {
-    const [row] = await this.runtime.db.query<{ count: number | string }[]>(
-      'SELECT COUNT(*) AS count FROM dockyard_manifests m JOIN dockyard_repositories r ON r.name = m.repository WHERE r.workspace = ?',
-      [workspace],
-    );
-    const count = Number(row?.count ?? 0);
-    return count ? `${count} image manifest${count === 1 ? '' : 's'}` : undefined;
-  }
 }

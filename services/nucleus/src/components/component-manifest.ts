@@ -1,8 +1,8 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import Ajv2020 from 'ajv/dist/2020';
 import * as semver from 'semver';
-import { LineCounter, Parser, parseDocument } from 'yaml';
-import { DomainError, InvalidInputError } from '@co/common';
+import { LineCounter, parseDocument } from 'yaml';
+import { DomainError, InvalidInputError, yamlTooDeep } from '@co/common';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { COMPONENT_LIMITS, COMPONENT_SCHEMA, CPU_PATTERN, DURATION_PATTERN, type OutputType } from './component.schema';
 
@@ -301,29 +301,10 @@ function isObject(value: unknown): value is Record<string, any> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** Measures nesting on the concrete syntax tree, which the yaml package builds without recursion. */
 function checkYamlDepth(text: string): void {
-  const lineCounter = new LineCounter();
-  const pending: Array<{ token: unknown; depth: number }> = [];
-  for (const token of new Parser(lineCounter.addNewLine).parse(text)) pending.push({ token, depth: 0 });
-  while (pending.length > 0) {
-    const { token, depth } = pending.pop()!;
-    if (token === null || typeof token !== 'object') continue;
-    const node = token as { type?: string; value?: unknown; items?: unknown[]; offset?: number };
-    if (depth > MAX_YAML_DEPTH) {
-      const where = lineCounter.linePos(typeof node.offset === 'number' ? node.offset : 0);
-      throw new ManifestInvalidError([{ path: '$', message: `invalid YAML at line ${where.line}, column ${where.col}: collections nest deeper than ${MAX_YAML_DEPTH} levels` }]);
-    }
-    if (node.type === 'document') pending.push({ token: node.value, depth });
-    if (Array.isArray(node.items)) {
-      for (const item of node.items) {
-        if (item && typeof item === 'object') {
-          const entry = item as { key?: unknown; value?: unknown };
-          pending.push({ token: entry.key, depth: depth + 1 }, { token: entry.value, depth: depth + 1 });
-        }
-      }
-    }
-  }
+  const where = yamlTooDeep(text, MAX_YAML_DEPTH);
+  if (!where) return;
+  throw new ManifestInvalidError([{ path: '$', message: `invalid YAML at line ${where.line}, column ${where.col}: collections nest deeper than ${MAX_YAML_DEPTH} levels` }]);
 }
 
 function parseYaml(text: string): unknown {

@@ -1,5 +1,5 @@
-import { InvalidInputError } from '@co/common';
-import { LineCounter, Parser, parseDocument } from 'yaml';
+import { InvalidInputError, yamlTooDeep } from '@co/common';
+import { LineCounter, parseDocument } from 'yaml';
 import type { ValidationIssue } from './workflow-definition';
 import { WorkflowIssueCodes } from './workflow-validator';
 
@@ -33,35 +33,12 @@ function parseIssue(message: string, where?: { line: number; col: number }): Par
   return { path: '$', code: WorkflowIssueCodes.PARSE_ERROR, message, ...at };
 }
 
-function isToken(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object';
-}
-
-/** Measures nesting on the concrete syntax tree, which the yaml package builds without recursion. */
 function checkYamlDepth(text: string): void {
-  const lineCounter = new LineCounter();
-  const pending: Array<{ token: unknown; depth: number }> = [];
-  for (const token of new Parser(lineCounter.addNewLine).parse(text)) pending.push({ token, depth: 0 });
-  while (pending.length > 0) {
-    const { token, depth } = pending.pop()!;
-    if (!isToken(token)) continue;
-    if (depth > MAX_YAML_DEPTH) {
-      const where = lineCounter.linePos(typeof token.offset === 'number' ? token.offset : 0);
-      throw new WorkflowParseError([
-        parseIssue(
-          `Invalid YAML at line ${where.line}, column ${where.col}: collections nest deeper than ${MAX_YAML_DEPTH} levels; flatten the document.`,
-          where,
-        ),
-      ]);
-    }
-    // A document holds one value; collections hold items with a key and a value.
-    if (token.type === 'document') pending.push({ token: token.value, depth });
-    if (Array.isArray(token.items)) {
-      for (const item of token.items as unknown[]) {
-        if (isToken(item)) pending.push({ token: item.key, depth: depth + 1 }, { token: item.value, depth: depth + 1 });
-      }
-    }
-  }
+  const where = yamlTooDeep(text, MAX_YAML_DEPTH);
+  if (!where) return;
+  throw new WorkflowParseError([
+    parseIssue(`Invalid YAML at line ${where.line}, column ${where.col}: collections nest deeper than ${MAX_YAML_DEPTH} levels; flatten the document.`, where),
+  ]);
 }
 
 function parseYaml(text: string): unknown {
