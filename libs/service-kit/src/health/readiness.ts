@@ -11,6 +11,7 @@ const CHECK_TIMEOUT_MS = 2000;
 /** Ready = accepting work, database answers, bus answers. */
 export class Readiness {
   private accepting = false;
+  private readonly stopListeners = new Set<() => void>();
 
   constructor(
     private readonly db: Database,
@@ -18,7 +19,19 @@ export class Readiness {
   ) {}
 
   setAccepting(accepting: boolean) {
+    const stopping = this.accepting && !accepting;
     this.accepting = accepting;
+    if (stopping) for (const listener of [...this.stopListeners]) listener();
+  }
+
+  /**
+   * Called when the service stops accepting work, before it waits for open HTTP
+   * connections: long-lived streams (live tails, WebSockets) close here, or the
+   * graceful stop would wait for them. Returns the unsubscribe function.
+   */
+  onStopAccepting(listener: () => void): () => void {
+    this.stopListeners.add(listener);
+    return () => this.stopListeners.delete(listener);
   }
 
   get isAccepting(): boolean {
