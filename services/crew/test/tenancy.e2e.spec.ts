@@ -61,6 +61,10 @@ describe('crew: tenancy over REST', () => {
     const taken = await as(admin).post('/api/v1/orgs', { name: 'acme' });
     expect(taken.status).toBe(409);
     expect(taken.body.error.code).toBe('ORG.ALREADY_EXISTS');
+    // The official components' workspace belongs to the platform, not to an organization.
+    const reserved = await as(admin).post('/api/v1/orgs', { name: 'official' });
+    expect(reserved.status).toBe(409);
+    expect(reserved.body.error.code).toBe('ORG.NAME_RESERVED');
     const badProject = await as(admin).post('/api/v1/orgs/acme/projects', { name: 'Web' });
     expect(badProject.status).toBe(400);
     expect(badProject.body.error.code).toBe('PROJECT.INVALID_NAME');

@@ -77,6 +77,13 @@ const iso = (value: Date | string) => new Date(value).toISOString();
  * Organizations, projects, memberships, platform bindings and custom roles: commands
  * append events (with expected versions), reads use the projected tables.
  */
+/**
+ * Names no organization may take: dockyard keeps the platform's official component images
+ * in the workspace `official`, owned by an organization of that name which only platform
+ * administrators reach. An organization created under it would let its admins push there.
+ */
+export const RESERVED_ORGANIZATIONS: ReadonlySet<string> = new Set(['official']);
+
 @Injectable()
 export class TenancyService {
   constructor(
@@ -90,6 +97,9 @@ export class TenancyService {
 
   async createOrganization(input: { name: string; description?: string }, actor?: string): Promise<OrganizationView> {
     checkSlug('ORG.INVALID_NAME', 'organization name', input.name);
+    if (RESERVED_ORGANIZATIONS.has(input.name)) {
+      throw new ConflictError('ORG.NAME_RESERVED', `The organization name ${input.name} is reserved by the platform (official components live there); choose another name.`);
+    }
     try {
       const recorded = await this.store.append(organizationStreamId(input.name), 'no-stream', [
         { type: 'OrganizationCreated', data: { name: input.name, description: input.description ?? '' } },
