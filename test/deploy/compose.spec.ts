@@ -11,12 +11,13 @@ import { DEFAULT_PORTS, SERVICE_NAMES, envKeys, loadServiceConfig, type ServiceN
 import { TELEMETRY_ENV_KEYS } from '@co/telemetry';
 import { CREW_ACCESS_ENV_KEYS } from '@co/auth';
 import { DOCKYARD_ENV_KEYS } from '../../services/dockyard/src/dockyard-settings';
+import { LOGARITHM_ENV_KEYS } from '../../services/logarithm/src/logarithm-settings';
 import { NUCLEUS_ENV_KEYS } from '../../services/nucleus/src/nucleus-settings';
 import { ENGINE_ENV_KEYS } from '../../services/pilotage/src/engine/engine-settings';
 
 const ROOT = path.resolve(__dirname, '../..');
 const INFRASTRUCTURE_SERVICES = ['mariadb', 'nats', 'jaeger'];
-const SERVICE_ENV_KEYS = new Set<string>([...envKeys(), ...TELEMETRY_ENV_KEYS, ...CREW_ACCESS_ENV_KEYS, ...DOCKYARD_ENV_KEYS, ...NUCLEUS_ENV_KEYS, ...ENGINE_ENV_KEYS]);
+const SERVICE_ENV_KEYS = new Set<string>([...envKeys(), ...TELEMETRY_ENV_KEYS, ...CREW_ACCESS_ENV_KEYS, ...DOCKYARD_ENV_KEYS, ...NUCLEUS_ENV_KEYS, ...LOGARITHM_ENV_KEYS, ...ENGINE_ENV_KEYS]);
 /** Addresses by which a health check inside the container reaches the service itself. */
 const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
 /** The margin stopOnSignals (libs/service-kit) allows past CO_SHUTDOWN_TIMEOUT_MS before it forces an exit. */

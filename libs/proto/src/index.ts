@@ -5,6 +5,7 @@ export * as health from './gen/grpc/health/v1/health';
 export * as pilotage from './gen/containerops/pilotage/v1/pilotage';
 export * as crew from './gen/containerops/crew/v1/crew';
 export * as nucleus from './gen/containerops/nucleus/v1/nucleus';
+export * as logarithm from './gen/containerops/logarithm/v1/logarithm';
 
 /** The repository's `proto/` folder, found from wherever this file was compiled to. */
 export function protoRoot(): string {

@@ -1,0 +1,8 @@
+import { crewAccessControlProvider } from '@co/auth';
+import type { LogarithmParts } from '../logarithm-parts';
+import { RunLogResolver } from './run-log.resolver';
+
+/** Access decisions come from crew; a run's logs are authorized by their org and project labels. */
+export const accessParts: LogarithmParts = {
+  providers: [crewAccessControlProvider(), RunLogResolver],
+};

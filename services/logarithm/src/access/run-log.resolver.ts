@@ -1,0 +1,28 @@
+import { Injectable } from '@nestjs/common';
+import { NotFoundError } from '@co/common';
+import type { ResourceRef, ResourceResolver } from '@co/auth';
+import { LogStore } from '../storage/log-store';
+
+/** 404 for a run with no stored line, and for another organization's run alike. */
+export function runLogsNotFound(run: string): NotFoundError {
+  return new NotFoundError('LOGS.RUN_NOT_FOUND', `No logs of run "${run}" are kept here that you may see; check the run id.`, { run });
+}
+
+/**
+ * The owner of a run's lines (their org and project labels), for `@Authorize('log:view',
+ * { resolver: RunLogResolver, param: 'run' })` on every per-run read.
+ */
+@Injectable()
+export class RunLogResolver implements ResourceResolver {
+  constructor(private readonly store: LogStore) {}
+
+  async resolve(run: string): Promise<ResourceRef> {
+    const owner = await this.store.runOwner(run);
+    if (!owner) throw runLogsNotFound(run);
+    return { org: owner.org, project: owner.project, id: run };
+  }
+
+  notFound(run: string): Error {
+    return runLogsNotFound(run);
+  }
+}
