@@ -32,6 +32,9 @@ RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
+# dockyard builds the official components' images from these Debian packages.
+RUN apt-get update && apt-get install -y --no-install-recommends busybox-static git ca-certificates \
+  && rm -rf /var/lib/apt/lists/*
 COPY --from=production-deps /app/node_modules ./node_modules
 COPY package.json ./
 # The gRPC health service loads proto/grpc/health/v1/health.proto at start.

@@ -23,6 +23,8 @@ export interface DockyardSettings {
   gcGraceMinutes: number;
   /** Hours between scheduled garbage collections; 0 turns the schedule off. */
   gcIntervalHours: number;
+  /** Build the official components' images from the host's Debian packages at start. */
+  officialImages: boolean;
 }
 
 export const DOCKYARD_SETTINGS = Symbol('DOCKYARD_SETTINGS');
@@ -38,6 +40,7 @@ export const DOCKYARD_ENV_KEYS = [
   'CO_DOCKYARD_UPLOAD_EXPIRY_HOURS',
   'CO_DOCKYARD_GC_GRACE_MINUTES',
   'CO_DOCKYARD_GC_INTERVAL_HOURS',
+  'CO_DOCKYARD_OFFICIAL_IMAGES',
 ] as const;
 
 const MiB = 1024 * 1024;
@@ -66,6 +69,7 @@ export function loadDockyardSettings(env: NodeJS.ProcessEnv, dataDir = path.reso
     uploadExpiryHours: whole(env, 'CO_DOCKYARD_UPLOAD_EXPIRY_HOURS', 24, 1, 24 * 30),
     gcGraceMinutes: whole(env, 'CO_DOCKYARD_GC_GRACE_MINUTES', 60, 0, 24 * 60 * 7),
     gcIntervalHours: whole(env, 'CO_DOCKYARD_GC_INTERVAL_HOURS', 24, 0, 24 * 30),
+    officialImages: flag(env, 'CO_DOCKYARD_OFFICIAL_IMAGES', true),
   };
 }
 
@@ -77,4 +81,12 @@ function whole(env: NodeJS.ProcessEnv, variable: string, fallback: number, min: 
     throw new ConfigError(variable, `${variable} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
   }
   return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, variable: string, fallback: boolean): boolean {
+  const raw = env[variable]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(variable, `${variable} must be true or false (got ${JSON.stringify(env[variable])})`);
 }

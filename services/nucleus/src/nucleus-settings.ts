@@ -11,16 +11,19 @@ export interface NucleusSettings {
   registryHosts: string[];
   /** How long one call to dockyard may take. */
   dockyardTimeoutMs: number;
+  /** Publish the official components (namespace `official`) once dockyard holds their images. */
+  officialComponents: boolean;
 }
 
 export const NUCLEUS_SETTINGS = Symbol('NUCLEUS_SETTINGS');
 
-export const NUCLEUS_ENV_KEYS = ['CO_NUCLEUS_DOCKYARD_URL', 'CO_NUCLEUS_REGISTRY_HOSTS', 'CO_NUCLEUS_DOCKYARD_TIMEOUT_MS'] as const;
+export const NUCLEUS_ENV_KEYS = ['CO_NUCLEUS_DOCKYARD_URL', 'CO_NUCLEUS_REGISTRY_HOSTS', 'CO_NUCLEUS_DOCKYARD_TIMEOUT_MS', 'CO_NUCLEUS_OFFICIAL_COMPONENTS'] as const;
 
 export const NUCLEUS_DEFAULTS = {
   dockyardUrl: 'http://127.0.0.1:5000',
   registryHosts: ['127.0.0.1:5000', 'localhost:5000'],
   dockyardTimeoutMs: 10_000,
+  officialComponents: true,
 } as const;
 
 const HOST = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$/;
@@ -58,5 +61,10 @@ export function loadNucleusSettings(env: NodeJS.ProcessEnv = process.env): Nucle
       throw new ConfigError('CO_NUCLEUS_DOCKYARD_TIMEOUT_MS', `CO_NUCLEUS_DOCKYARD_TIMEOUT_MS must be a whole number of milliseconds from 100 to 300000 (got ${JSON.stringify(rawTimeout)})`);
     }
   }
-  return { dockyardUrl, registryHosts, dockyardTimeoutMs };
+  const rawOfficial = env.CO_NUCLEUS_OFFICIAL_COMPONENTS?.trim().toLowerCase();
+  if (rawOfficial && rawOfficial !== 'true' && rawOfficial !== 'false') {
+    throw new ConfigError('CO_NUCLEUS_OFFICIAL_COMPONENTS', `CO_NUCLEUS_OFFICIAL_COMPONENTS must be true or false (got ${JSON.stringify(env.CO_NUCLEUS_OFFICIAL_COMPONENTS)})`);
+  }
+  const officialComponents = rawOfficial ? rawOfficial === 'true' : NUCLEUS_DEFAULTS.officialComponents;
+  return { dockyardUrl, registryHosts, dockyardTimeoutMs, officialComponents };
 }

@@ -18,7 +18,7 @@ describe('nucleus on SQLite', () => {
     crew = await startAccessCrew('standalone');
     const configured = await testServiceConfig('nucleus', 'standalone');
     cleanup = configured.cleanup;
-    nucleus = await withEnvironment({ ...crew.env, CO_AUTHZ_CACHE_SECONDS: '0' }, () => startService(nucleusService, configured.config));
+    nucleus = await withEnvironment({ ...crew.env, CO_AUTHZ_CACHE_SECONDS: '0', CO_NUCLEUS_OFFICIAL_COMPONENTS: 'false' }, () => startService(nucleusService, configured.config));
   });
   afterAll(async () => {
     await nucleus?.close();

@@ -76,6 +76,8 @@ export async function startDockyard(env: Record<string, string> = {}): Promise<T
       CO_AUTHZ_CACHE_SECONDS: '0',
       CO_DOCKYARD_STORAGE_DIR: storageDir,
       CO_DOCKYARD_SERVICE_NAME: serviceName,
+      // Building the official images costs seconds of CPU; the tests about them turn it on.
+      CO_DOCKYARD_OFFICIAL_IMAGES: 'false',
       ...env,
     };
     service = await withEnvironment(dockyardEnv, () => startService(dockyardService, configured.config));

@@ -4,7 +4,7 @@ import { AUTH_CONTEXT, Authenticated, Authorize, type AuthContext, type Principa
 import { InvalidInputError } from '@co/common';
 import { nucleus } from '@co/proto';
 import type { ManifestFormat } from './component-manifest';
-import { validateWorkflowComponents, WORKFLOW_VALIDATION_LIMITS, type WorkflowIssue } from './workflow-validation';
+import { type CommandField, validateWorkflowComponents, WORKFLOW_VALIDATION_LIMITS, type WorkflowIssue } from './workflow-validation';
 import { COMPONENT_LIST_LIMITS, ComponentsService, type ComponentDetail, type ComponentSummary, type ComponentVersionView } from './components.service';
 
 /** The caller the auth guard authenticated, kept on the call's metadata. */
@@ -87,6 +87,8 @@ export class ComponentsGrpcController implements nucleus.ComponentServiceControl
       inputs: inputsOf(action),
       referencedOutputs: action.referencedOutputs,
       overridesCommand: action.overridesCommand,
+      // Checked by the validation: anything but `command` and `args` is refused.
+      commandFields: action.commandOverrides as CommandField[],
       envOverrides: action.envOverrides,
     }));
     const validation = await validateWorkflowComponents(this.components, callerOf(metadata), uses);

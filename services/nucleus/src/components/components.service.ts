@@ -8,7 +8,7 @@ import { NUCLEUS_SETTINGS, type NucleusSettings } from '../nucleus-settings';
 import { ComponentAccess, componentNotFound } from './component-access';
 import { ManifestInvalidError, readManifest, type ComponentManifest, type ManifestFormat } from './component-manifest';
 import { componentStream, type ComponentDeprecated, type ComponentPublished, type ComponentYanked } from './component.events';
-import { DockyardImages, UnprocessableError } from './dockyard-images';
+import { DockyardImages, UnprocessableError, type FoundImage } from './dockyard-images';
 import { ImageReferenceError, parseImageReference, pinnedReference, type ImageReference } from './image-reference';
 import { resolveRange } from './version-ranges';
 
@@ -139,7 +139,7 @@ export class ComponentsService {
    */
   async publish(principal: Principal, authorization: string | undefined, body: unknown, format: ManifestFormat): Promise<ComponentVersionView> {
     const manifest = readManifest(body, format);
-    const { namespace, name, version } = manifest.metadata;
+    const { namespace, name } = manifest.metadata;
     const image = this.imageOf(manifest);
     const found = await this.images.find(image, manifest.spec.image, authorization);
     if (found.org !== namespace) {
@@ -153,6 +153,33 @@ export class ComponentsService {
     await this.access.requirePublish(principal, namespace, found.project);
     if (existing && existing.project !== found.project) await this.access.requirePublish(principal, namespace, existing.project);
     const actor = principal.kind === 'user' ? principal.username : 'anonymous';
+    return this.recordVersion(manifest, image, found, actor, principal.kind === 'user' ? principal.userId : undefined);
+  }
+
+  /**
+   * Publishes a version on the platform's behalf (the official components): the same
+   * checks of the manifest and the same event as any publication, with `actor` as the
+   * publisher and no caller whose rights count. The image was found by the caller.
+   */
+  async publishAsPlatform(document: object, found: FoundImage, actor: string): Promise<ComponentVersionView> {
+    const manifest = readManifest(document, 'object');
+    const image = this.imageOf(manifest);
+    if (found.org !== manifest.metadata.namespace) {
+      throw new UnprocessableError('COMPONENT.IMAGE_OUTSIDE_NAMESPACE', `The image ${manifest.spec.image} is kept in organization ${found.org}, not ${manifest.metadata.namespace}.`, {
+        path: '$.spec.image',
+      });
+    }
+    return this.recordVersion(manifest, image, found, actor, undefined);
+  }
+
+  /** Every version of a component with the digest it pins, in no order (empty when the component does not exist). */
+  async pinnedDigests(namespace: string, name: string): Promise<{ version: string; imageDigest: string }[]> {
+    const rows = await this.runtime.db.query<VersionRow[]>('SELECT version, image_digest FROM nucleus_component_versions WHERE namespace = ? AND name = ?', [namespace, name]);
+    return rows.map((row) => ({ version: row.version, imageDigest: row.image_digest }));
+  }
+
+  private async recordVersion(manifest: ComponentManifest, image: ImageReference, found: FoundImage, actor: string, actorId: string | undefined): Promise<ComponentVersionView> {
+    const { namespace, name, version } = manifest.metadata;
     const published: ComponentPublished = {
       namespace,
       name,
@@ -163,7 +190,7 @@ export class ComponentsService {
       pinnedImage: pinnedReference(image, found.digest),
       visibility: manifest.metadata.visibility,
       publishedBy: actor,
-      ...(principal.kind === 'user' ? { publishedById: principal.userId } : {}),
+      ...(actorId ? { publishedById: actorId } : {}),
     };
     const stream = componentStream(namespace, name);
     let recorded: RecordedEvent<object>[] | undefined;

@@ -16,7 +16,15 @@ describe('DockyardImages', () => {
       res.setHeader('content-type', 'application/json');
       if (req.url === '/api/v1/workspaces/team') return void res.end(JSON.stringify({ name: 'team', org: 'acme', project: 'web' }));
       if (req.url === '/api/v1/workspaces/team/repositories/tools%2Fbuild/tags') return void res.end(JSON.stringify({ items: [{ tag: '1.0', digest: DIGEST }] }));
-      if (req.url === '/api/v1/workspaces/broken') {
+      if (req.url === '/v2/official/echo/manifests/1.0' && req.method === 'HEAD') {
+        res.setHeader('docker-content-digest', DIGEST);
+        return void res.end();
+      }
+      if (req.url === '/v2/private/echo/manifests/1.0') {
+        res.statusCode = 401;
+        return void res.end();
+      }
+      if (req.url === '/api/v1/workspaces/broken' || req.url === '/v2/broken/echo/manifests/1.0') {
         res.statusCode = 500;
         return void res.end('{}');
       }
@@ -28,7 +36,7 @@ describe('DockyardImages', () => {
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const images = (url = base) => new DockyardImages({ dockyardUrl: url, registryHosts: ['h:5000'], dockyardTimeoutMs: 2000 });
+  const images = (url = base) => new DockyardImages({ dockyardUrl: url, registryHosts: ['h:5000'], dockyardTimeoutMs: 2000, officialComponents: false });
 
   it('finds a tag’s digest and the workspace’s place, asking with the caller’s credentials', async () => {
     const reference = 'h:5000/team/tools/build:1.0';
@@ -54,5 +62,15 @@ describe('DockyardImages', () => {
       code: 'COMPONENT.DOCKYARD_UNAVAILABLE',
       httpStatus: 503,
     });
+  });
+
+  it('finds the digest of a public tag anonymously, and nothing where it may not look', async () => {
+    const at = (workspace: string) => ({ ...parseImageReference(`h:5000/${workspace}/echo:1.0`), tag: '1.0' });
+    const before = seen.length;
+    await expect(images().publicDigest(at('official'))).resolves.toBe(DIGEST);
+    expect(seen[before]).toEqual({ url: '/v2/official/echo/manifests/1.0', authorization: undefined });
+    await expect(images().publicDigest(at('private'))).resolves.toBeUndefined();
+    await expect(images().publicDigest(at('missing'))).resolves.toBeUndefined();
+    await expect(images().publicDigest(at('broken'))).rejects.toMatchObject({ code: 'COMPONENT.DOCKYARD_UNAVAILABLE' });
   });
 });

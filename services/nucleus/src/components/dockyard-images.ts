@@ -4,6 +4,14 @@ import { DomainError, UnavailableError } from '@co/common';
 import { NUCLEUS_SETTINGS, type NucleusSettings } from '../nucleus-settings';
 import type { ImageReference } from './image-reference';
 
+/** The manifest types a registry client accepts when it asks for a tag. */
+const MANIFEST_TYPES = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+];
+
 /** The workspace holding an image, and the digest its tag names now. */
 export interface FoundImage {
   org: string;
@@ -55,6 +63,31 @@ export class DockyardImages {
       if (!digest) throw imageNotFound(reference, `${image.workspace}/${image.repository} has no tag ${image.tag}`);
     }
     return { org: String(workspace.body.org), project: String(workspace.body.project), digest };
+  }
+
+  /**
+   * The digest a tag names, asked anonymously of dockyard's registry API (`HEAD
+   * /v2/<workspace>/<repository>/manifests/<tag>`): what anyone may pull from a public
+   * workspace, without credentials. Undefined when the tag does not exist or the
+   * workspace is not public; COMPONENT.DOCKYARD_UNAVAILABLE when dockyard does not answer.
+   */
+  async publicDigest(image: ImageReference & { tag: string }): Promise<string | undefined> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.settings.dockyardUrl}/v2/${image.workspace}/${image.repository}/manifests/${encodeURIComponent(image.tag)}`, {
+        method: 'HEAD',
+        headers: { accept: MANIFEST_TYPES.join(', ') },
+        signal: AbortSignal.timeout(this.settings.dockyardTimeoutMs),
+        redirect: 'error',
+      });
+    } catch (error) {
+      throw this.unavailable((error as Error).name === 'TimeoutError' ? `no answer within ${this.settings.dockyardTimeoutMs} ms` : 'it cannot be reached');
+    }
+    if ([401, 403, 404].includes(response.status)) return undefined;
+    if (response.status !== 200) throw this.unavailable(`dockyard answered ${response.status} when asked for ${image.workspace}/${image.repository}:${image.tag}`);
+    const digest = response.headers.get('docker-content-digest') ?? '';
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw this.unavailable(`dockyard named no digest for ${image.workspace}/${image.repository}:${image.tag}`);
+    return digest;
   }
 
   private expectOk(status: number, what: string): void {

@@ -76,6 +76,36 @@ describe('validateWorkflowComponents', () => {
     ]);
   });
 
+  it('reports a refused args override at args, not at command', async () => {
+    const result = await validateWorkflowComponents(components(() => view()), principal, [
+      use('$.spec.stages[0].actions[0]', { overridesCommand: true, commandFields: ['args'] }),
+      use('$.spec.stages[0].actions[1]', { overridesCommand: true, commandFields: ['command', 'args'] }),
+      use('$.spec.stages[0].actions[2]', { envOverrides: ['OTHER'] }),
+    ]);
+    expect(result.errors.map((issue) => [issue.path, issue.code])).toEqual([
+      ['$.spec.stages[0].actions[0].args', 'COMPONENT.OVERRIDE_NOT_ALLOWED'],
+      ['$.spec.stages[0].actions[1].args', 'COMPONENT.OVERRIDE_NOT_ALLOWED'],
+      ['$.spec.stages[0].actions[1].command', 'COMPONENT.OVERRIDE_NOT_ALLOWED'],
+      ['$.spec.stages[0].actions[2].env.OTHER', 'COMPONENT.OVERRIDE_NOT_ALLOWED'],
+    ]);
+    expect(result.errors[0].message).toMatch(/remove args\.$/);
+    expect(result.errors[2].message).toMatch(/remove command\.$/);
+    expect(result.errors[3].message).toMatch(/does not let actions set OTHER/);
+  });
+
+  it('names both fields when the caller only says that one of them is set', async () => {
+    const result = await validateWorkflowComponents(components(() => view()), principal, [use('$.spec.stages[0].actions[0]', { overridesCommand: true })]);
+    expect(result.errors.map((issue) => issue.path)).toEqual(['$.spec.stages[0].actions[0].command']);
+    expect(result.errors[0].message).toMatch(/remove command and args\.$/);
+  });
+
+  it('allows command and args where the manifest opens the command', async () => {
+    const result = await validateWorkflowComponents(components(() => view({ overridable: { command: true, env: [] } })), principal, [
+      use('$.spec.stages[0].actions[0]', { overridesCommand: true, commandFields: ['command', 'args'] }),
+    ]);
+    expect(result.errors).toEqual([]);
+  });
+
   it('does not check the schema at values that are expressions', async () => {
     const result = await validateWorkflowComponents(components(() => view()), principal, [
       use('$.spec.stages[0].actions[0]', { inputs: { name: '${params.who}', times: '${params.n}' } }),

@@ -15,9 +15,18 @@ export interface ComponentActionUse {
   reference: string;
   inputs?: Record<string, unknown>;
   referencedOutputs: string[];
+  /** The action sets `command` or `args`. */
   overridesCommand: boolean;
+  /**
+   * Which of the two it sets, when the caller says: each one the component does not
+   * allow is reported at its own path (`….args`). Without it, at `….command`.
+   */
+  commandFields?: CommandField[];
   envOverrides: string[];
 }
+
+/** The fields of an action that replace a component's command. */
+export type CommandField = 'command' | 'args';
 
 export interface WorkflowIssue {
   path: string;
@@ -52,6 +61,9 @@ export function checkUses(uses: ComponentActionUse[]): void {
     }
     if (use.reference.length > limits.referenceLength) {
       throw new InvalidInputError('REQUEST.INVALID', `reference at ${use.path} is longer than ${limits.referenceLength} characters.`);
+    }
+    if (use.commandFields?.some((field) => field !== 'command' && field !== 'args')) {
+      throw new InvalidInputError('REQUEST.INVALID', `command fields at ${use.path} must be command or args.`);
     }
     if (use.referencedOutputs.length > limits.names || use.envOverrides.length > limits.names) {
       throw new InvalidInputError('REQUEST.INVALID', `At most ${limits.names} referenced outputs and ${limits.names} environment overrides per action (at ${use.path}).`);
@@ -126,12 +138,17 @@ export async function validateWorkflowComponents(components: ComponentsService, 
         });
       }
     }
-    if (use.overridesCommand && !resolved.overridable.command) {
-      errors.push({
-        path: `${use.path}.command`,
-        code: 'COMPONENT.OVERRIDE_NOT_ALLOWED',
-        message: `${resolved.namespace}/${resolved.name}@${resolved.version} does not let actions replace its command (spec.overridable.command is false); remove command and args.`,
-      });
+    if (!resolved.overridable.command) {
+      // Without the list of fields, "command or args" is reported at command, naming both.
+      const fields: CommandField[] = use.commandFields?.length ? [...new Set(use.commandFields)].sort() : use.overridesCommand ? ['command'] : [];
+      const remove = (field: CommandField) => (use.commandFields?.length ? field : 'command and args');
+      for (const field of fields) {
+        errors.push({
+          path: `${use.path}.${field}`,
+          code: 'COMPONENT.OVERRIDE_NOT_ALLOWED',
+          message: `${resolved.namespace}/${resolved.name}@${resolved.version} does not let actions replace its command or arguments (spec.overridable.command is false); remove ${remove(field)}.`,
+        });
+      }
     }
     const allowedEnv = resolved.overridable.env;
     for (const variable of use.envOverrides) {

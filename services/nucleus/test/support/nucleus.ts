@@ -40,10 +40,12 @@ function sha256(bytes: Buffer): string {
 
 /**
  * crew, dockyard and nucleus in this process against the real MariaDB and NATS, on
- * one subject prefix, with nucleus pointed at dockyard's URL and host.
+ * one subject prefix, with nucleus pointed at dockyard's URL and host. The official
+ * components (dockyard's images, nucleus' publications) are off unless `env` and
+ * `dockyardEnv` turn them on (`CO_NUCLEUS_OFFICIAL_COMPONENTS`, `CO_DOCKYARD_OFFICIAL_IMAGES`).
  */
-export async function startNucleus(env: Record<string, string> = {}): Promise<TestNucleus> {
-  const dockyard = await startDockyard();
+export async function startNucleus(env: Record<string, string> = {}, dockyardEnv: Record<string, string> = {}): Promise<TestNucleus> {
+  const dockyard = await startDockyard({ CO_DOCKYARD_OFFICIAL_IMAGES: 'false', ...dockyardEnv });
   let service: RunningService | undefined;
   let cleanup: () => Promise<void> = async () => undefined;
   const clients: grpc.Client[] = [];
@@ -51,7 +53,14 @@ export async function startNucleus(env: Record<string, string> = {}): Promise<Te
     const configured = await testServiceConfig('nucleus', 'distributed', { CO_SUBJECT_PREFIX: dockyard.prefix });
     cleanup = configured.cleanup;
     service = await withEnvironment(
-      { ...dockyard.crew.env, CO_AUTHZ_CACHE_SECONDS: '0', CO_NUCLEUS_DOCKYARD_URL: dockyard.url, CO_NUCLEUS_REGISTRY_HOSTS: dockyard.host, ...env },
+      {
+        ...dockyard.crew.env,
+        CO_AUTHZ_CACHE_SECONDS: '0',
+        CO_NUCLEUS_DOCKYARD_URL: dockyard.url,
+        CO_NUCLEUS_REGISTRY_HOSTS: dockyard.host,
+        CO_NUCLEUS_OFFICIAL_COMPONENTS: 'false',
+        ...env,
+      },
       () => startService(nucleusService, configured.config),
     );
     const running = service;

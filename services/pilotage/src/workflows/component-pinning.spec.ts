@@ -37,7 +37,26 @@ describe('component pinning', () => {
         referencedOutputs: ['greeting'],
         overridesCommand: false,
         envOverrides: ['STYLE'],
+        commandOverrides: [],
       },
+    ]);
+  });
+
+  it('says which of command and args an action overrides', () => {
+    const uses = componentUses(
+      document([
+        {
+          name: 'a',
+          actions: [
+            { name: 'both', component: 'default/greeter@^1', command: ['sh'], args: ['-c', 'true'] },
+            { name: 'args', component: 'default/greeter@^1', args: ['--loud'] },
+          ],
+        },
+      ]),
+    );
+    expect(uses.map((use) => [use.overridesCommand, use.commandOverrides])).toEqual([
+      [true, ['command', 'args']],
+      [true, ['args']],
     ]);
   });
 

@@ -62,6 +62,7 @@ export function componentUses(workflow: WorkflowDocument): nucleus.ComponentActi
         referencedOutputs: [...(referenced.get(`${stage.name}\u0000${action.name}`) ?? [])].sort(),
         overridesCommand: action.command !== undefined || action.args !== undefined,
         envOverrides: Object.keys(action.env ?? {}),
+        commandOverrides: [...(action.command !== undefined ? ['command'] : []), ...(action.args !== undefined ? ['args'] : [])],
       });
     }),
   );

@@ -45,6 +45,11 @@ export interface ComponentActionUse {
   overridesCommand: boolean;
   /** Environment variables the action sets. */
   envOverrides: string[];
+  /**
+   * Which of `command`, `args` the action sets (each one a component forbids is reported
+   * at its own path). Empty = not said: an override is reported at `command`.
+   */
+  commandOverrides: string[];
 }
 
 export interface ValidateWorkflowResponse {

@@ -1,0 +1,134 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import * as semver from 'semver';
+import { ConflictError, DomainError } from '@co/common';
+import { ComponentsService } from '../components/components.service';
+import { DockyardImages } from '../components/dockyard-images';
+import { parseImageReference } from '../components/image-reference';
+import { NUCLEUS_SETTINGS, type NucleusSettings } from '../nucleus-settings';
+import {
+  lineOf,
+  OFFICIAL_COMPONENTS,
+  OFFICIAL_NAMESPACE,
+  OFFICIAL_PROJECT,
+  OFFICIAL_PUBLISHER,
+  officialManifest,
+  type OfficialComponent,
+} from './official-manifests';
+
+/** First and longest wait between rounds while dockyard does not hold every image yet. */
+const RETRY_MS = { first: 1_000, longest: 60_000 } as const;
+/** Publications of one component in a round when other replicas keep taking the version. */
+const ATTEMPTS = 3;
+
+/** What became of one official component in a round. */
+export type OfficialOutcome =
+  | { name: string; status: 'published' | 'current'; version: string; digest: string }
+  | { name: string; status: 'waiting'; reason: string };
+
+/**
+ * Publishes the official components when nucleus starts, in the background: for each,
+ * the digest dockyard's public workspace `official` holds under the component's
+ * version line is looked up anonymously; when no version of the line pins it yet, it
+ * is published as the line's next version (the first time: the line's `.0`), through
+ * the same path as any publication (manifest checks, `ComponentPublished`), with the
+ * platform (`system`) as publisher. Rounds repeat with a growing wait until every
+ * image is there (dockyard builds them at its own start). Replicas and restarts agree:
+ * a digest already pinned is never published again, and a version another replica
+ * took at the same moment is read back, not duplicated.
+ */
+@Injectable()
+export class OfficialComponentsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('OfficialComponents');
+  private readonly reported = new Set<string>();
+  private running?: Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    @Inject(NUCLEUS_SETTINGS) private readonly settings: NucleusSettings,
+    private readonly components: ComponentsService,
+    private readonly images: DockyardImages,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.settings.officialComponents) return;
+    this.schedule(0, RETRY_MS.first);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One round over every official component. */
+  async seed(): Promise<OfficialOutcome[]> {
+    const outcomes: OfficialOutcome[] = [];
+    for (const component of OFFICIAL_COMPONENTS) {
+      if (this.stopped) break;
+      outcomes.push(await this.seedOne(component));
+    }
+    return outcomes;
+  }
+
+  private schedule(delayMs: number, nextDelayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.round(nextDelayMs);
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async round(nextDelayMs: number): Promise<void> {
+    let waiting: string[];
+    try {
+      const outcomes = await this.seed();
+      for (const outcome of outcomes) {
+        if (outcome.status === 'published') this.logger.log(`published ${OFFICIAL_NAMESPACE}/${outcome.name}@${outcome.version} (${outcome.digest})`);
+      }
+      waiting = outcomes.filter((outcome) => outcome.status === 'waiting').map((outcome) => (outcome.status === 'waiting' ? `${outcome.name}: ${outcome.reason}` : ''));
+    } catch (error) {
+      if (this.stopped) return;
+      // Not a wait for dockyard: a failure of this service (its database, say), tried again all the same.
+      this.logger.warn(`publishing the official components failed (${(error as Error).message}); trying again in ${Math.round(nextDelayMs / 1000)} s`);
+      this.schedule(nextDelayMs, Math.min(nextDelayMs * 2, RETRY_MS.longest));
+      return;
+    }
+    if (!waiting.length || this.stopped) return;
+    const summary = waiting.join('; ');
+    // Said once per reason: dockyard may take a while, and the rounds go on quietly.
+    if (!this.reported.has(summary)) {
+      this.reported.add(summary);
+      this.logger.log(`official components not all published yet (${summary}); trying again until dockyard holds their images`);
+    }
+    this.schedule(nextDelayMs, Math.min(nextDelayMs * 2, RETRY_MS.longest));
+  }
+
+  private async seedOne(component: OfficialComponent): Promise<OfficialOutcome> {
+    const line = lineOf(component.version);
+    const host = this.settings.registryHosts[0];
+    const image = parseImageReference(`${host}/${OFFICIAL_NAMESPACE}/${component.name}:${line}`);
+    let digest: string | undefined;
+    try {
+      digest = await this.images.publicDigest({ ...image, tag: line });
+    } catch (error) {
+      if (error instanceof DomainError) return { name: component.name, status: 'waiting', reason: error.message };
+      throw error;
+    }
+    if (!digest) return { name: component.name, status: 'waiting', reason: `dockyard holds no public image ${OFFICIAL_NAMESPACE}/${component.name}:${line}` };
+    for (let attempt = 1; ; attempt++) {
+      const versions = (await this.components.pinnedDigests(OFFICIAL_NAMESPACE, component.name)).filter((entry) => lineOf(entry.version) === line);
+      const pinned = versions.find((entry) => entry.imageDigest === digest);
+      if (pinned) return { name: component.name, status: 'current', version: pinned.version, digest };
+      const highest = versions.map((entry) => entry.version).sort(semver.rcompare)[0];
+      const version = highest ? (semver.inc(highest, 'patch') as string) : component.version;
+      try {
+        await this.components.publishAsPlatform(officialManifest(component, version, host), { org: OFFICIAL_NAMESPACE, project: OFFICIAL_PROJECT, digest }, OFFICIAL_PUBLISHER);
+        return { name: component.name, status: 'published', version, digest };
+      } catch (error) {
+        // Another replica published this version (perhaps with this digest) at the same moment: read again.
+        if (!(error instanceof ConflictError) || attempt >= ATTEMPTS) throw error;
+      }
+    }
+  }
+}
