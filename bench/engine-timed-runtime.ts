@@ -11,9 +11,10 @@ import type {
   ContainerSpec,
   LogLine,
   PullProgress,
+  VolumeInfo,
 } from '../services/pilotage/src/runtime/container-runtime';
 
-export type RuntimeMethod = 'ping' | 'hasImage' | 'pull' | 'create' | 'start' | 'inspect' | 'list' | 'logs' | 'wait' | 'stop' | 'remove';
+export type RuntimeMethod = 'ping' | 'hasImage' | 'pull' | 'create' | 'start' | 'inspect' | 'list' | 'logs' | 'wait' | 'stop' | 'remove' | 'createVolume' | 'listVolumes' | 'removeVolume';
 
 export interface RuntimeCall {
   method: RuntimeMethod;
@@ -105,5 +106,17 @@ export class TimedRuntime implements ContainerRuntime {
 
   remove(id: string): Promise<void> {
     return this.timed('remove', id, () => this.inner.remove(id));
+  }
+
+  createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    return this.timed('createVolume', undefined, () => this.inner.createVolume(name, labels));
+  }
+
+  listVolumes(labels: Record<string, string>): Promise<VolumeInfo[]> {
+    return this.timed('listVolumes', undefined, () => this.inner.listVolumes(labels));
+  }
+
+  removeVolume(name: string): Promise<void> {
+    return this.timed('removeVolume', undefined, () => this.inner.removeVolume(name));
   }
 }

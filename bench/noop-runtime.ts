@@ -12,6 +12,7 @@ import {
   type ContainerRuntime,
   type ContainerSpec,
   type LogLine,
+  type VolumeInfo,
 } from '../services/pilotage/src/runtime/container-runtime';
 
 export interface NoopTimes {
@@ -140,6 +141,15 @@ export class NoopRuntime implements ContainerRuntime {
     container.info.oomKilled = false;
     container.info.finishedAt = new Date();
   }
+
+  /** Volumes cost nothing here: the benchmark measures the engine, not storage. */
+  async createVolume(): Promise<void> {}
+
+  async listVolumes(): Promise<VolumeInfo[]> {
+    return [];
+  }
+
+  async removeVolume(): Promise<void> {}
 
   private get(idOrName: string): NoopContainer | undefined {
     return this.byId.get(idOrName) ?? this.byName.get(idOrName);

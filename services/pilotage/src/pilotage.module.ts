@@ -3,7 +3,8 @@ import { crewAccessControlProvider } from '@co/auth';
 import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
 import { EngineLifecycle } from './engine/engine.provider';
 import { CONTAINER_RUNTIME, ENGINE_IDENTITY, ENGINE_SETTINGS } from './engine/engine.tokens';
-import { engineIdentity } from './engine/engine-identity';
+import { engineIdentity, runSecretsKey } from './engine/engine-identity';
+import { RunSecretStore } from './runs/run-secrets';
 import { loadEngineSettings, type EngineSettings } from './engine/engine-settings';
 import { TaskEventsController } from './engine/task-events.controller';
 import { TaskLogStore } from './engine/task-logs';
@@ -60,7 +61,12 @@ import { WorkflowsService } from './workflows/workflows.service';
       provide: TaskLogStore,
       inject: [SERVICE_RUNTIME],
       useFactory: (runtime: ServiceRuntime) =>
-        new TaskLogStore(runtime.db, runtime.bus, runtime.config.bus.subjectPrefix, runtime.logger.child({ component: 'task-logs' })),
+        new TaskLogStore(runtime.bus, runtime.config.bus.subjectPrefix, runtime.logger.child({ component: 'task-logs' })),
+    },
+    {
+      provide: RunSecretStore,
+      inject: [SERVICE_RUNTIME],
+      useFactory: async (runtime: ServiceRuntime) => new RunSecretStore(runtime.db, await runSecretsKey(runtime.db)),
     },
   ],
 })

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { busyboxLayout, client, registryClientEnvironment, type ClientEnvironment } from '../../dockyard/test/fixtures/images';
 import { startNucleus, type TestNucleus } from '../../nucleus/test/support/nucleus';
 import { action, call, callAs, finishedRun, workflow } from './support/api';
+import { invokeAs, pilotageClients } from './support/grpc';
 import { startPilotage, type TestPilotage } from './support/pilotage';
 import { removeImage } from './support/podman';
 
@@ -186,6 +187,16 @@ describe('component actions: resolved, checked and pinned at save, run on Podman
     ]);
   });
 
+  it('names args, not command, when args is the override the component forbids', async () => {
+    const answer = await save(
+      workflow('bad-args', [{ name: 'greet', actions: [{ name: 'hello', component: 'default/greeter@^1', inputs: { name: 'x' }, args: ['--loud'] }] }]),
+    );
+    expect(answer.status).toBe(400);
+    const issues = answer.body.error.details.issues.map((issue: { path: string; code: string }) => [issue.path, issue.code]);
+    expect(issues).toEqual([['$.spec.stages[0].actions[0].args', 'COMPONENT.OVERRIDE_NOT_ALLOWED']]);
+    expect(answer.body.error.details.issues[0].message).toMatch(/remove args\.$/);
+  });
+
   it("resolves as the caller: another organization's org component is unknown to them, a public one is not", async () => {
     const dockyard = nucleus.dockyard;
     await dockyard.ensureProject('elsewhere/place');
@@ -218,6 +229,22 @@ describe('component actions: resolved, checked and pinned at save, run on Podman
     expect(warned.status).toBe(201);
     expect(warned.body.warnings).toEqual([expect.objectContaining({ path: '$.spec.stages[0].actions[0].component', code: 'COMPONENT.DEPRECATED' })]);
     expect(warned.body.warnings[0].message).toContain('use 2.x');
+
+    // The gRPC save answers carry the same warnings (CreateWorkflow, UpdateWorkflow).
+    const grpcClients = pilotageClients(pilotage.service.grpcAddress);
+    try {
+      const token = pilotage.crew.pilot.token;
+      const document = (name: string) => JSON.stringify(workflow(name, [{ name: 's', actions: [{ name: 'y', component: 'default/yanky@^1' }] }]));
+      const created = await invokeAs(token, grpcClients.workflows, 'createWorkflow', { document: document('grpc-warned-yanky'), format: 'json' });
+      expect(created.workflow.warnings).toEqual([expect.objectContaining({ path: '$.spec.stages[0].actions[0].component', code: 'COMPONENT.DEPRECATED' })]);
+      expect(created.workflow.warnings[0].message).toContain('use 2.x');
+      const updated = await invokeAs(token, grpcClients.workflows, 'updateWorkflow', { id: created.workflow.id, document: document('grpc-warned-yanky'), format: 'json' });
+      expect(updated).toMatchObject({ revision: 2, warnings: [expect.objectContaining({ code: 'COMPONENT.DEPRECATED' })] });
+      // Only save answers carry warnings.
+      expect((await invokeAs(token, grpcClients.workflows, 'getWorkflow', { id: created.workflow.id })).warnings).toEqual([]);
+    } finally {
+      grpcClients.close();
+    }
 
     const yanked = await nucleus.call('POST', '/api/v1/components/default/yanky/1.0.0/yank', adminToken, { reason: 'broken' });
     expect(yanked.status).toBe(200);

@@ -50,7 +50,7 @@ describe('pilotage over gRPC (containerops.pilotage.v1)', () => {
 
   beforeAll(async () => {
     await ensureBusyboxImage();
-    pilotage = await startPilotage();
+    pilotage = await startPilotage({}, 'distributed', {}, undefined, { logarithm: true });
     const definition = protoLoader.loadSync(path.join(REPO_ROOT, 'proto/containerops/pilotage/v1/pilotage.proto'), {
       keepCase: false,
       defaults: true,
@@ -143,10 +143,17 @@ describe('pilotage over gRPC (containerops.pilotage.v1)', () => {
     expect(requested.snapshot).toBeUndefined();
     expect(events[events.length - 1].type).toBe('RunSucceeded');
 
-    const logs = await invoke(runs, 'getTaskLogs', { runId: run.id, task: 'greet.say' });
+    // Read from logarithm, which stores them a moment after the run publishes them.
+    const logs = await eventually(async () => {
+      const page = await invoke(runs, 'getTaskLogs', { runId: run.id, task: 'greet.say' });
+      return page.lines.some((line: { text: string }) => line.text === 'container exited with code 0') && page;
+    }, 20_000, 'the task log in logarithm');
     const texts = logs.lines.map((line: { text: string }) => line.text);
     expect(texts).toContain('[COUT] word = hi');
-    expect(texts).toContain('container exited with code 0');
+    const cout = logs.lines.find((line: { text: string }) => line.text === '[COUT] word = hi');
+    expect(cout).toMatchObject({ attempt: 1, source: 'container', stream: 'stdout', seq: expect.stringMatching(/^\d+$/), labels: expect.objectContaining({ run: run.id, task: 'greet.say' }) });
+    expect(run.logLinks.logStream).toBe(`${pilotage.logarithm!.httpUrl}/api/v1/runs/${run.id}/logs/stream`);
+    expect(run.stages[0].actions[0].logLinks.log).toBe(`${pilotage.logarithm!.httpUrl}/api/v1/runs/${run.id}/tasks/greet.say/logs`);
     expect(logs.next).toBeUndefined(); // proto3 optional: absent at the end
     const firstLine = await invoke(runs, 'getTaskLogs', { runId: run.id, task: 'greet.say', attempt: 1, limit: 1 });
     expect(firstLine.lines).toHaveLength(1);
@@ -217,6 +224,27 @@ describe('pilotage over gRPC (containerops.pilotage.v1)', () => {
     const empty = await failure(invoke(runs, 'startRun', { workflowId: workflow.id, params: { who: {} } }));
     expect(empty).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, errorCode: 'RUN.INVALID_PARAMS' });
     await finished(run.id);
+  });
+
+  it('takes run secrets in StartRun and RerunRun, refusing missing ones, and masks them in the task log', async () => {
+    const workflow = await create(
+      jsonWorkflow('grpc-secrets', 'echo "key=$KEY"', { secrets: [{ name: 'KEY', required: true }] }).replace(
+        '"command"',
+        '"env":{"KEY":"${{ secrets.KEY }}"},"command"',
+      ),
+    );
+    const refused = await failure(invoke(runs, 'startRun', { workflowId: workflow.id }));
+    expect(refused).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, errorCode: 'RUN.INVALID_SECRETS' });
+    const run = await invoke(runs, 'startRun', { workflowId: workflow.id, secrets: { KEY: 'grpc-secret-value' } });
+    expect((await finished(run.id)).status).toBe('succeeded');
+    const logs = await eventually(async () => {
+      const page = await invoke(runs, 'getTaskLogs', { runId: run.id, task: 'only.work' });
+      return page.lines.some((line: { text: string }) => line.text.startsWith('key=')) && page;
+    }, 20_000, 'the task log in logarithm');
+    expect(logs.lines.map((line: { text: string }) => line.text)).toContain('key=***');
+    expect(await failure(invoke(runs, 'rerunRun', { id: run.id }))).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, errorCode: 'RUN.INVALID_SECRETS' });
+    const again = await invoke(runs, 'rerunRun', { id: run.id, secrets: { KEY: 'grpc-secret-value' } });
+    expect((await finished(again.id)).status).toBe('succeeded');
   });
 
   it('stops a run, and deletes a workflow with an active run only with force', async () => {

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { NATS_URL, eventually } from '../../../test/support/infra';
-import { action, call, finishedRun, runStatus, sh, workflow } from './support/api';
+import { action, call, callAs, finishedRun, runStatus, sh, taskLog, texts, workflow } from './support/api';
 import { TaskTokens } from '../src/engine/task-token';
-import { ensureBusyboxImage } from './support/podman';
+import { ensureBusyboxImage, podmanEngine } from './support/podman';
 import { startPilotage, type TestPilotage } from './support/pilotage';
 
 const HELLO_DATA = readFileSync(path.join(__dirname, 'fixtures/hello-data.yaml'), 'utf8');
@@ -18,7 +18,7 @@ describe('runs on Podman', () => {
 
   beforeAll(async () => {
     await ensureBusyboxImage();
-    pilotage = await startPilotage();
+    pilotage = await startPilotage({}, 'distributed', {}, undefined, { logarithm: true });
     base = pilotage.url;
     nats = await connect({ servers: NATS_URL });
   });
@@ -78,13 +78,34 @@ describe('runs on Podman', () => {
     expect(action(run, 'produce', 'right').outputs).toEqual({ word: 'world' });
     expect(action(run, 'consume', 'join').outputs).toEqual({ joined: 'hello-world' });
 
-    const joinLog = await call(base, 'GET', `/api/v1/runs/${run.id}/tasks/consume.join/logs`);
-    expect(joinLog.status).toBe(200);
-    const texts = joinLog.body.lines.map((line: any) => line.text);
-    expect(texts).toContain('[COUT] joined = hello-world');
-    expect(texts).toContain('container started');
-    expect(texts).toContain('container exited with code 0');
-    expect(joinLog.body.lines.every((line: any) => !Number.isNaN(Date.parse(line.time)))).toBe(true);
+    // Read from logarithm, through pilotage.
+    const joinLog = await taskLog(base, run.id, 'consume.join', (lines) => texts(lines).includes('container exited with code 0'));
+    expect(texts(joinLog.lines)).toEqual(expect.arrayContaining(['[COUT] joined = hello-world', 'container started']));
+    expect(joinLog.lines.every((line: any) => !Number.isNaN(Date.parse(line.time)))).toBe(true);
+    expect(joinLog.lines.find((line: any) => line.text === '[COUT] joined = hello-world').labels).toMatchObject({
+      org: 'default',
+      project: 'admin',
+      run: run.id,
+      task: 'consume.join',
+      attempt: '1',
+      stream: 'stdout',
+      source: 'container',
+    });
+    const logarithm = pilotage.logarithm!.httpUrl;
+    expect(run.links).toMatchObject({
+      logs: `/api/v1/runs/${run.id}/tasks/{task}/logs`,
+      log: `${logarithm}/api/v1/runs/${run.id}/logs`,
+      logStream: `${logarithm}/api/v1/runs/${run.id}/logs/stream`,
+      logDownload: `${logarithm}/api/v1/runs/${run.id}/logs/download`,
+    });
+    expect(action(run, 'consume', 'join').links).toEqual({
+      log: `${logarithm}/api/v1/runs/${run.id}/tasks/consume.join/logs`,
+      logStream: `${logarithm}/api/v1/runs/${run.id}/tasks/consume.join/logs/stream`,
+      logDownload: `${logarithm}/api/v1/runs/${run.id}/tasks/consume.join/logs/download`,
+    });
+    const followed = await callAs(pilotage.crew.pilot.token, logarithm, 'GET', `/api/v1/runs/${run.id}/logs`);
+    expect(followed.status).toBe(200);
+    expect(texts(followed.body.lines)).toEqual(expect.arrayContaining(['[COUT] word = hello', '[COUT] word = world', '[COUT] joined = hello-world']));
 
     await eventually(async () => protocol.filter((message) => message.data.RUN_ID === run.id).length >= 12, 10_000, 'protocol events');
     const mine = protocol.filter((message) => message.data.RUN_ID === run.id);
@@ -122,8 +143,8 @@ describe('runs on Podman', () => {
     expect(action(run, 'work', 'slow')).toMatchObject({ status: 'stopped', reason: 'stopped because work.broken failed' });
     expect(run.stages[1]).toMatchObject({ name: 'after', status: 'skipped' });
     expect(action(run, 'after', 'never').status).toBe('skipped');
-    const log = await call(base, 'GET', `/api/v1/runs/${run.id}/tasks/work.broken/logs`);
-    expect(log.body.lines).toEqual(expect.arrayContaining([expect.objectContaining({ stream: 'stderr', text: 'oops' })]));
+    const log = await taskLog(base, run.id, 'work.broken', (lines) => texts(lines).includes('oops'));
+    expect(log.lines).toEqual(expect.arrayContaining([expect.objectContaining({ labels: expect.objectContaining({ stream: 'stderr' }), text: 'oops' })]));
   });
 
   it('skips the actions after a failed one in a sequential stage', async () => {
@@ -155,6 +176,34 @@ describe('runs on Podman', () => {
     expect(run.reason).toBe('run timed out after 2s while only.sleepy was running');
   });
 
+  it('shares one workspace volume among the actions and attempts of a run, and removes it when the run ends', async () => {
+    const id = await create(
+      workflow('workspace', [
+        {
+          name: 'write',
+          actions: [
+            // The first attempt leaves a file and fails; the retry finds it.
+            sh('note', 'if [ "$CO_TASK_ATTEMPT" = 1 ]; then echo first > "$CO_WORKSPACE/attempt"; exit 1; fi; cat /workspace/attempt > /workspace/note && echo second >> /workspace/note', {
+              retries: { limit: 1, backoff: '100ms' },
+            }),
+          ],
+        },
+        { name: 'read', actions: [sh('note', 'echo "[COUT] note = $(tr \'\\n\' + < /workspace/note)"', { outputs: ['note'] })] },
+      ]),
+    );
+    const run = await finishedRun(base, (await runOf(id)).id);
+    expect(run.status).toBe('succeeded');
+    expect(action(run, 'write', 'note').attempts).toBe(2);
+    expect(action(run, 'read', 'note').outputs).toEqual({ note: 'first+second+' });
+    const engine = podmanEngine();
+    const volumes = async () => {
+      const filters = JSON.stringify({ name: [`co-run-${run.id}`] });
+      const { body } = await engine.call<{ Volumes: Array<{ Name: string }> | null }>('GET', '/volumes', { query: { filters } });
+      return (body.Volumes ?? []).map((volume) => volume.Name).filter((name) => name === `co-run-${run.id}`);
+    };
+    await eventually(async () => (await volumes()).length === 0, 15_000, `volume co-run-${run.id} to be removed`);
+  });
+
   it('retries with backoff, each attempt its own container and record', async () => {
     const id = await create(
       workflow('flaky', [
@@ -174,8 +223,8 @@ describe('runs on Podman', () => {
     expect(action(run, 'only', 'forgetful')).toMatchObject({ status: 'succeeded', attempts: 2, outputs: {} });
     expect(action(run, 'only', 'hopeless')).toMatchObject({ status: 'failed', attempts: 2 });
     expect(run.status).toBe('failed');
-    const log = await call(base, 'GET', `/api/v1/runs/${run.id}/tasks/only.flaky/logs`);
-    const attempts = log.body.lines.filter((line: any) => line.source === 'container').map((line: any) => [line.attempt, line.text]);
+    const log = await taskLog(base, run.id, 'only.flaky', (lines) => texts(lines).includes('attempt 3'), '?source=container');
+    const attempts = log.lines.map((line: any) => [Number(line.labels.attempt), line.text]);
     expect(attempts).toEqual([
       [1, 'attempt 1'],
       [2, 'attempt 2'],
@@ -202,8 +251,7 @@ describe('runs on Podman', () => {
     const unreachable = action(run, 'only', 'unreachable');
     expect(['failed', 'stopped']).toContain(unreachable.status);
     if (unreachable.status === 'failed') expect(unreachable.reason).toMatch(/^cannot pull 127\.0\.0\.1:1\/nothing\/here:1: registry 127\.0\.0\.1:1 is unreachable/);
-    const log = await call(base, 'GET', `/api/v1/runs/${run.id}/tasks/only.absent/logs`);
-    expect(log.body.lines.map((line: any) => line.text)).toContain(action(run, 'only', 'absent').reason);
+    await taskLog(base, run.id, 'only.absent', (lines) => texts(lines).includes(action(run, 'only', 'absent').reason));
   });
 
   it('fails a task whose output passes the size limit', async () => {

@@ -8,12 +8,12 @@ import { InProcessBus, SqliteBusJournal } from '@co/bus';
 import { createLogger } from '@co/common';
 import { type RunningService, exitWith, EXIT_STARTUP, startService, stopOnSignals } from '@co/service-kit';
 import { ALL_SERVICES } from './services';
-import { crewAddresses, nucleusAddresses, standaloneConfigs } from './standalone-config';
+import { crewAddresses, logarithmAddresses, nucleusAddresses, standaloneConfigs } from './standalone-config';
 
 async function main() {
   const configs = standaloneConfigs(ALL_SERVICES, process.env);
   // The services read these when their modules start, after crew is up.
-  Object.assign(process.env, crewAddresses(configs, process.env), nucleusAddresses(configs, process.env));
+  Object.assign(process.env, crewAddresses(configs, process.env), nucleusAddresses(configs, process.env), logarithmAddresses(configs, process.env));
   const first = configs[0].config;
   const logger = createLogger({ service: 'standalone', level: first.logLevel });
   const sharedBus = first.natsUrl

@@ -1,5 +1,5 @@
 import { loadServiceConfig } from '@co/common';
-import { crewAddresses, nucleusAddresses } from './standalone-config';
+import { crewAddresses, logarithmAddresses, nucleusAddresses } from './standalone-config';
 
 describe('crewAddresses', () => {
   const configs = (env: Record<string, string>) => [{ config: loadServiceConfig('crew', env) }, { config: loadServiceConfig('pilotage', {}) }];
@@ -25,5 +25,19 @@ describe('nucleusAddresses', () => {
     expect(nucleusAddresses(configs({}), {})).toEqual({ CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS: '127.0.0.1:9083' });
     expect(nucleusAddresses(configs({ CO_GRPC_PORT: '19083' }), {})).toEqual({ CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS: '127.0.0.1:19083' });
     expect(nucleusAddresses(configs({}), { CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS: 'n:1' })).toEqual({});
+  });
+});
+
+describe('logarithmAddresses', () => {
+  const configs = (env: Record<string, string>) => [{ config: loadServiceConfig('logarithm', env) }, { config: loadServiceConfig('pilotage', {}) }];
+
+  it("points pilotage at logarithm's own ports, moved or not, unless the environment says otherwise", () => {
+    expect(logarithmAddresses(configs({}), {})).toEqual({ CO_PILOTAGE_LOGARITHM_URL: 'http://127.0.0.1:8084', CO_PILOTAGE_LOGARITHM_GRPC_ADDRESS: '127.0.0.1:9084' });
+    expect(logarithmAddresses(configs({ CO_HTTP_PORT: '18084', CO_GRPC_PORT: '19084', CO_HTTP_HOST: '::' }), {})).toEqual({
+      CO_PILOTAGE_LOGARITHM_URL: 'http://127.0.0.1:18084',
+      CO_PILOTAGE_LOGARITHM_GRPC_ADDRESS: '127.0.0.1:19084',
+    });
+    expect(logarithmAddresses(configs({}), { CO_PILOTAGE_LOGARITHM_URL: 'http://l:1' })).toEqual({ CO_PILOTAGE_LOGARITHM_GRPC_ADDRESS: '127.0.0.1:9084' });
+    expect(logarithmAddresses(configs({}), { CO_PILOTAGE_LOGARITHM_URL: 'http://l:1', CO_PILOTAGE_LOGARITHM_GRPC_ADDRESS: 'l:2' })).toEqual({});
   });
 });

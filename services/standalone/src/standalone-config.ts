@@ -59,7 +59,7 @@ export function standaloneConfigs(
 export function crewAddresses(configs: { config: ServiceConfig }[], env: NodeJS.ProcessEnv): Record<string, string> {
   const crew = configs.find(({ config }) => config.service === 'crew')?.config;
   if (!crew) return {};
-  const host = crew.host === '0.0.0.0' || crew.host === '::' ? '127.0.0.1' : crew.host.includes(':') ? `[${crew.host}]` : crew.host;
+  const host = reachableHost(crew.host);
   const addresses: Record<string, string> = {};
   if (!env.CO_CREW_URL) addresses.CO_CREW_URL = `http://${host}:${crew.httpPort}`;
   if (!env.CO_CREW_GRPC_ADDRESS) addresses.CO_CREW_GRPC_ADDRESS = `${host}:${crew.grpcPort}`;
@@ -74,6 +74,24 @@ export function crewAddresses(configs: { config: ServiceConfig }[], env: NodeJS.
 export function nucleusAddresses(configs: { config: ServiceConfig }[], env: NodeJS.ProcessEnv): Record<string, string> {
   const nucleus = configs.find(({ config }) => config.service === 'nucleus')?.config;
   if (!nucleus || env.CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS) return {};
-  const host = nucleus.host === '0.0.0.0' || nucleus.host === '::' ? '127.0.0.1' : nucleus.host.includes(':') ? `[${nucleus.host}]` : nucleus.host;
-  return { CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS: `${host}:${nucleus.grpcPort}` };
+  return { CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS: `${reachableHost(nucleus.host)}:${nucleus.grpcPort}` };
+}
+
+/**
+ * Where pilotage reaches logarithm inside this process (task logs are read there, run
+ * secrets registered there), unless CO_PILOTAGE_LOGARITHM_URL / _GRPC_ADDRESS say otherwise.
+ */
+export function logarithmAddresses(configs: { config: ServiceConfig }[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const logarithm = configs.find(({ config }) => config.service === 'logarithm')?.config;
+  if (!logarithm) return {};
+  const host = reachableHost(logarithm.host);
+  const addresses: Record<string, string> = {};
+  if (!env.CO_PILOTAGE_LOGARITHM_URL) addresses.CO_PILOTAGE_LOGARITHM_URL = `http://${host}:${logarithm.httpPort}`;
+  if (!env.CO_PILOTAGE_LOGARITHM_GRPC_ADDRESS) addresses.CO_PILOTAGE_LOGARITHM_GRPC_ADDRESS = `${host}:${logarithm.grpcPort}`;
+  return addresses;
+}
+
+/** A listening address as a client dials it: the wildcard becomes loopback, IPv6 gets brackets. */
+function reachableHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
 }

@@ -21,3 +21,8 @@ export async function engineIdentity(db: Database): Promise<{ engineId: string; 
   const secret = await engineSetting(db, 'task-token-secret', () => randomBytes(32).toString('base64'));
   return { engineId, tokenSecret: Buffer.from(secret, 'base64') };
 }
+
+/** The AES-256 key run secrets are sealed with in `pilotage_run_secrets`. */
+export async function runSecretsKey(db: Database): Promise<Buffer> {
+  return Buffer.from(await engineSetting(db, 'run-secrets-key', () => randomBytes(32).toString('base64')), 'base64');
+}

@@ -23,6 +23,9 @@ describe('loadEngineSettings', () => {
       engineEnabled: true,
       registryAuth: {},
       nucleusGrpcAddress: '127.0.0.1:9083',
+      logarithmGrpcAddress: '127.0.0.1:9084',
+      logarithmUrl: 'http://127.0.0.1:8084',
+      logarithmPublicUrl: 'http://127.0.0.1:8084',
     });
   });
 
@@ -43,10 +46,21 @@ describe('loadEngineSettings', () => {
       [{ CO_PILOTAGE_REGISTRY_AUTH_FILE: file('bad.json', '{') }, /cannot be read as JSON/],
       [{ CO_PILOTAGE_REGISTRY_AUTH_FILE: file('empty.json', '{"auths": {"h": {}}}') }, /auths\["h"\] needs "auth"/],
       [{ CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS: 'http://nucleus:9083' }, /nucleus' gRPC host:port/],
+      [{ CO_PILOTAGE_LOGARITHM_GRPC_ADDRESS: 'nope' }, /^CO_PILOTAGE_LOGARITHM_GRPC_ADDRESS must be logarithm's gRPC host:port, e.g. 127.0.0.1:9084/],
+      [{ CO_PILOTAGE_LOGARITHM_URL: 'ftp://x' }, /^CO_PILOTAGE_LOGARITHM_URL=ftp:\/\/x: must be an http\(s\):\/\/ URL$/],
+      [{ CO_PILOTAGE_LOGARITHM_PUBLIC_URL: 'logs.example.com' }, /CO_PILOTAGE_LOGARITHM_PUBLIC_URL=logs.example.com: must be/],
     ];
     for (const [env, message] of cases) {
       expect(() => loadEngineSettings(env)).toThrow(ConfigError);
       expect(() => loadEngineSettings(env)).toThrow(message);
     }
+  });
+
+  it('points at logarithm on this machine unless told, and links to it at its public URL', () => {
+    expect(loadEngineSettings({})).toMatchObject({ logarithmGrpcAddress: '127.0.0.1:9084', logarithmUrl: 'http://127.0.0.1:8084', logarithmPublicUrl: 'http://127.0.0.1:8084' });
+    expect(loadEngineSettings({ CO_PILOTAGE_LOGARITHM_URL: 'http://logarithm:8084/', CO_PILOTAGE_LOGARITHM_PUBLIC_URL: 'https://logs.example.com' })).toMatchObject({
+      logarithmUrl: 'http://logarithm:8084',
+      logarithmPublicUrl: 'https://logs.example.com',
+    });
   });
 });

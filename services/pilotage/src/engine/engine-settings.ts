@@ -21,9 +21,17 @@ export interface EngineSettings {
   registryAuth: Record<string, { username: string; password: string }>;
   /** nucleus' gRPC `host:port`, asked to resolve and pin component actions when a workflow is saved. */
   nucleusGrpcAddress: string;
+  /** logarithm's gRPC `host:port`: the secret values of each run are registered there for masking. */
+  logarithmGrpcAddress: string;
+  /** logarithm's HTTP base URL, to which the task log endpoint forwards its reads. */
+  logarithmUrl: string;
+  /** logarithm's base URL as users reach it, for the log links of the run view. */
+  logarithmPublicUrl: string;
 }
 
 export const NUCLEUS_GRPC_DEFAULT = '127.0.0.1:9083';
+export const LOGARITHM_GRPC_DEFAULT = '127.0.0.1:9084';
+export const LOGARITHM_URL_DEFAULT = 'http://127.0.0.1:8084';
 
 export const ENGINE_ENV_KEYS = [
   'DOCKER_HOST',
@@ -35,6 +43,9 @@ export const ENGINE_ENV_KEYS = [
   'CO_PILOTAGE_ENGINE',
   'CO_PILOTAGE_REGISTRY_AUTH_FILE',
   'CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS',
+  'CO_PILOTAGE_LOGARITHM_GRPC_ADDRESS',
+  'CO_PILOTAGE_LOGARITHM_URL',
+  'CO_PILOTAGE_LOGARITHM_PUBLIC_URL',
 ] as const;
 
 /**
@@ -86,6 +97,20 @@ function flag(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
   throw new ConfigError(key, `${key}=${raw}: must be true or false`);
 }
 
+function grpcAddress(env: NodeJS.ProcessEnv, key: string, fallback: string, what: string): string {
+  const address = env[key] || fallback;
+  if (!/^[^\s/:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(address) || Number(address.slice(address.lastIndexOf(':') + 1)) > 65535) {
+    throw new ConfigError(key, `${key} must be ${what} gRPC host:port, e.g. ${fallback} (got ${JSON.stringify(address)})`);
+  }
+  return address;
+}
+
+function httpUrl(env: NodeJS.ProcessEnv, key: string, fallback: string): string {
+  const url = env[key] || fallback;
+  if (!/^https?:\/\/[^\s]+$/.test(url)) throw new ConfigError(key, `${key}=${url}: must be an http(s):// URL`);
+  return url.replace(/\/+$/, '');
+}
+
 export function loadEngineSettings(env: NodeJS.ProcessEnv = process.env): EngineSettings {
   const eventBaseUrl = env.CO_PILOTAGE_EVENT_BASE_URL || undefined;
   if (eventBaseUrl && !/^https?:\/\/[^\s]+$/.test(eventBaseUrl)) {
@@ -102,9 +127,13 @@ export function loadEngineSettings(env: NodeJS.ProcessEnv = process.env): Engine
       `CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS must be nucleus' gRPC host:port, e.g. ${NUCLEUS_GRPC_DEFAULT} (got ${JSON.stringify(nucleusGrpcAddress)})`,
     );
   }
+  const logarithmUrl = httpUrl(env, 'CO_PILOTAGE_LOGARITHM_URL', LOGARITHM_URL_DEFAULT);
   return {
     dockerHost,
     nucleusGrpcAddress,
+    logarithmGrpcAddress: grpcAddress(env, 'CO_PILOTAGE_LOGARITHM_GRPC_ADDRESS', LOGARITHM_GRPC_DEFAULT, "logarithm's"),
+    logarithmUrl,
+    logarithmPublicUrl: httpUrl(env, 'CO_PILOTAGE_LOGARITHM_PUBLIC_URL', logarithmUrl),
     eventBaseUrl: eventBaseUrl?.replace(/\/+$/, ''),
     containerNetwork: env.CO_PILOTAGE_CONTAINER_NETWORK || undefined,
     keepFailedContainers: flag(env, 'CO_PILOTAGE_KEEP_FAILED_CONTAINERS', false),

@@ -11,12 +11,15 @@ import { EngineMetrics } from './engine-metrics';
 import type { EngineSettings } from './engine-settings';
 import { TaskLogStore } from './task-logs';
 import { TaskTokens } from './task-token';
+import { RunSecretStore } from '../runs/run-secrets';
+import { LogMaskClient, LogMaskRegistrar } from './log-masks';
 
 /** Starts the engine once the service is up and stops it before the database closes. */
 @Injectable()
 export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private engine?: Engine;
   private leadership?: EngineLeadership;
+  private masks?: LogMaskRegistrar;
 
   constructor(
     @Inject(SERVICE_RUNTIME) private readonly runtime: ServiceRuntime,
@@ -25,6 +28,7 @@ export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(ENGINE_IDENTITY) private readonly identity: { engineId: string },
     private readonly logs: TaskLogStore,
     private readonly tokens: TaskTokens,
+    private readonly secrets: RunSecretStore,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -34,6 +38,7 @@ export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicatio
       logger.warn(`${error.message}; tasks fail with this reason until the container engine answers`);
     });
     const { db, checkpoints } = this.runtime;
+    const masks = (this.masks = new LogMaskRegistrar(new LogMaskClient(this.settings.logarithmGrpcAddress), this.runtime.logger.child({ component: 'log-masks' })));
     let engine: Engine | undefined = undefined;
     const metrics = new EngineMetrics(this.runtime.metrics.registry, () => engine?.activeRuns ?? 0);
     engine = this.engine = new Engine({
@@ -43,6 +48,8 @@ export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicatio
       logs: this.logs,
       tokens: this.tokens,
       settings: this.settings,
+      secrets: this.secrets,
+      masks,
       engineId: this.identity.engineId,
       logger,
       async activeRuns() {
@@ -74,6 +81,8 @@ export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicatio
   async beforeApplicationShutdown(): Promise<void> {
     await this.leadership?.stop();
     await this.engine?.stop();
+    this.masks?.close();
     await this.logs.drained();
+    this.logs.close();
   }
 }

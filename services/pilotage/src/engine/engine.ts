@@ -9,7 +9,11 @@ import type { EngineSettings } from './engine-settings';
 import type { TaskLogStore } from './task-logs';
 import type { TaskTokens } from './task-token';
 import type { EngineMetrics } from './engine-metrics';
+import type { LogMaskRegistrar } from './log-masks';
+import { maskList, type RunSecretStore } from '../runs/run-secrets';
+import { TERMINAL_RUN_STATUSES } from '../runs/run.events';
 import { DetachedError, TaskExecution } from './task-execution';
+import { RunWorkspaces, WORKSPACE_SWEEP_INTERVAL_MS } from './run-workspace';
 
 export interface EngineDependencies {
   store: EventStore;
@@ -17,6 +21,10 @@ export interface EngineDependencies {
   logs: TaskLogStore;
   tokens: TaskTokens;
   settings: EngineSettings;
+  /** Secret values of runs that have not ended. */
+  secrets: RunSecretStore;
+  /** Hands each run's secret values to logarithm before its first task starts. */
+  masks: LogMaskRegistrar;
   engineId: string;
   logger: Logger;
   metrics?: EngineMetrics;
@@ -40,6 +48,7 @@ class RunDriver {
   private chain: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private closed = false;
+  private secretValues?: Promise<RunSecretValues>;
 
   constructor(
     initial: RunState,
@@ -80,6 +89,27 @@ class RunDriver {
         await this.append([{ type: 'RunStarted', data: { at: new Date().toISOString() } }], true);
       }
     });
+  }
+
+  /**
+   * The run's secret values, and the list to mask (longest first), read once; before they
+   * are handed to any task the values are registered with logarithm (first attempt awaited,
+   * retried in the background if it fails).
+   */
+  secrets(): Promise<RunSecretValues> {
+    this.secretValues ??= this.loadSecrets().catch((error: unknown) => {
+      this.secretValues = undefined;
+      throw error;
+    });
+    return this.secretValues;
+  }
+
+  private async loadSecrets(): Promise<RunSecretValues> {
+    const values = await this.engine.deps.secrets.load(this.state.id);
+    const mask = maskList(values);
+    const [org, project] = this.state.project.split('/');
+    await this.engine.deps.masks.register({ org, project, run: this.state.id, values: mask });
+    return { values, mask };
   }
 
   get activeExecutions(): number {
@@ -202,8 +232,10 @@ class RunDriver {
       settings: this.engine.deps.settings,
       engineId: this.engine.deps.engineId,
       logger: this.engine.deps.logger,
+      workspaces: this.engine.workspaces,
       record: (events) => this.record(events),
       state: () => this.state,
+      secrets: () => this.secrets(),
     });
     this.executions.set(key, execution);
     void execution.done.then(() => {
@@ -238,6 +270,12 @@ class RunDriver {
   }
 }
 
+export interface RunSecretValues {
+  values: Record<string, string>;
+  /** The values to replace by `***`, longest first. */
+  mask: string[];
+}
+
 /**
  * The engine: follows pilotage's event log, keeps a driver per unfinished run, admits
  * queued runs within each workflow's concurrency limit and, at start, picks up every
@@ -251,9 +289,13 @@ export class Engine {
   private stopping = false;
   private wake?: () => void;
   private unsubscribe?: () => void;
+  readonly workspaces: RunWorkspaces;
+  private sweepTimer?: NodeJS.Timeout;
+  private sweeping: Promise<void> = Promise.resolve();
 
   constructor(readonly deps: EngineDependencies) {
     this.feed = new EventFeed(deps.store, DEFAULT_FEED_OPTIONS);
+    this.workspaces = new RunWorkspaces(deps.runtime, deps.engineId, deps.logger);
   }
 
   async start(): Promise<void> {
@@ -271,6 +313,11 @@ export class Engine {
       this.drivers.set(streamId, new RunDriver(state, this));
     }
     await this.removeLeftovers();
+    await this.sweepWorkspaces();
+    this.sweepTimer = setInterval(() => void this.sweepWorkspaces(), WORKSPACE_SWEEP_INTERVAL_MS).unref();
+    await this.deps.secrets.deleteEnded(TERMINAL_RUN_STATUSES).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error }, 'could not delete the secrets of ended runs; retried at the next start');
+    });
     for (const driver of this.drivers.values()) driver.kick();
     this.admitAll();
     this.unsubscribe = this.deps.store.onAppended(() => this.wake?.());
@@ -280,13 +327,19 @@ export class Engine {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.sweepTimer);
     this.unsubscribe?.();
     this.wake?.();
     await this.following;
     this.following = undefined;
+    // A sweep judges volumes by the drivers: it must not see them cleared.
+    await this.sweeping;
     // Containers keep running: the next start adopts them.
-    await Promise.all([...this.drivers.values()].map((driver) => driver.close()));
+    const drivers = [...this.drivers.values()];
+    await Promise.all(drivers.map((driver) => driver.close()));
     this.drivers.clear();
+    // A run that ended just before, its last container removed meanwhile, was not released yet.
+    await Promise.all(drivers.filter((driver) => isTerminal(driver.state.status)).map((driver) => this.workspaces.release(driver.state.id)));
   }
 
   get activeRuns(): number {
@@ -299,7 +352,33 @@ export class Engine {
     if (this.drivers.get(driver.state.streamId) !== driver) return;
     this.drivers.delete(driver.state.streamId);
     void driver.close();
+    this.forgetSecrets(driver.state.id);
+    // Its containers are gone by now (kept failed ones excepted), so the volume is free.
+    void this.workspaces.release(driver.state.id);
     this.admit(driver.state.workflowId);
+  }
+
+  /** Removes the workspaces of runs that ended while their removal failed or the engine was down. */
+  private sweepWorkspaces(): Promise<void> {
+    this.sweeping = this.sweeping.then(async () => {
+      if (this.stopping) return;
+      // Asked per volume at its turn: a run admitted meanwhile keeps its volume.
+      await this.workspaces.sweep((runId) => this.stopping || this.isDriven(runId));
+    });
+    return this.sweeping;
+  }
+
+  private isDriven(runId: string): boolean {
+    for (const driver of this.drivers.values()) if (driver.state.id === runId) return true;
+    return false;
+  }
+
+  /** A run that ended needs its secrets no more: they are deleted (and the next start deletes any left by a crash). */
+  private forgetSecrets(runId: string): void {
+    this.deps.masks.forget(runId);
+    void this.deps.secrets.delete(runId).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error, run: runId }, 'could not delete the secrets of an ended run; deleted at the next start');
+    });
   }
 
   private async follow(): Promise<void> {

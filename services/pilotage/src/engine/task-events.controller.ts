@@ -7,6 +7,7 @@ import { ConflictError, DomainError, InvalidInputError, NotFoundError } from '@c
 import { DuplicateEventError, EventStore, ProjectionRunner } from '@co/eventstore';
 import type { RunEvent } from '../runs/run.events';
 import { currentAttempt, findTask } from '../runs/run-state';
+import { maskDeep, maskList, RunSecretStore } from '../runs/run-secrets';
 import { RunsService } from '../runs/runs.service';
 import { tenantOf } from '../workflows/workflows.service';
 import { outputLimitViolation } from './output-parser';
@@ -38,6 +39,7 @@ export class TaskEventsController {
     private readonly store: EventStore,
     private readonly tokens: TaskTokens,
     private readonly projections: ProjectionRunner,
+    private readonly secrets: RunSecretStore,
   ) {}
 
   @Post()
@@ -87,11 +89,13 @@ export class TaskEventsController {
     }
     const spec = run.snapshot.spec.stages.find((s) => s.name === stage)?.actions.find((a) => a.name === action);
     const declared = new Set((spec ? runnableAction(spec) : undefined)?.outputs ?? []);
+    // What a component reports is recorded in events: the run's secret values never are.
+    const mask = maskList(await this.secrets.load(run.id));
     let event: RunEvent;
     if (message.EVENT === 'CO_TASK_RESULT') {
       const outputs: Record<string, string> = {};
       for (const [key, value] of Object.entries(message.INFO.output ?? {})) {
-        if (OUTPUT_KEY.test(key) && declared.has(key)) outputs[key] = typeof value === 'string' ? value : JSON.stringify(value);
+        if (OUTPUT_KEY.test(key) && declared.has(key)) outputs[key] = maskDeep(typeof value === 'string' ? value : JSON.stringify(value), mask) as string;
       }
       const violation = outputLimitViolation(state.outputs, outputs);
       if (violation) throw new DomainError('TASK.OUTPUT_TOO_LARGE', `${violation}; nothing was recorded.`, 413, GrpcStatus.RESOURCE_EXHAUSTED);
@@ -108,8 +112,8 @@ export class TaskEventsController {
           attempt,
           event: message.EVENT,
           eventId: message.EVENT_ID,
-          ...(typeof message.INFO.status === 'string' ? { status: message.INFO.status } : {}),
-          info: message.INFO,
+          ...(typeof message.INFO.status === 'string' ? { status: maskDeep(message.INFO.status, mask) as string } : {}),
+          info: maskDeep(message.INFO, mask) as typeof message.INFO,
         },
       };
     }

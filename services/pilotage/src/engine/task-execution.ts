@@ -18,7 +18,9 @@ import { runnableAction } from './component-action';
 import type { EngineSettings } from './engine-settings';
 import { OutputCollector } from './output-parser';
 import type { TaskLogLine, TaskLogStore } from './task-logs';
+import { maskSecretValues } from '../runs/run-secrets';
 import type { TaskTokens } from './task-token';
+import { WORKSPACE_PATH, type RunWorkspaces } from './run-workspace';
 
 export const PROTOCOL_EVENTS = ['CO_COMPONENT_START', 'CO_TASK_START', 'CO_TASK_STATUS', 'CO_TASK_RESULT', 'CO_COMPONENT_STOP'] as const;
 
@@ -30,10 +32,14 @@ export interface ExecutionContext {
   /** Identifies this engine's containers among others on the same container engine. */
   engineId: string;
   logger: Logger;
+  /** The run's workspace volume, mounted in each of its containers. */
+  workspaces: RunWorkspaces;
   /** Appends events to the run (serialized by the run's driver); resolves once recorded. */
   record(events: RunEvent[]): Promise<void>;
   /** The run as recorded now. */
   state(): RunState;
+  /** The run's secret values and what to mask (longest first). */
+  secrets(): Promise<{ values: Record<string, string>; mask: string[] }>;
 }
 
 const LOG_FLUSH_LINES = 200;
@@ -69,6 +75,9 @@ export class TaskExecution {
   private flushing: Promise<void> = Promise.resolve();
   private readonly task: string;
   private readonly abort = new AbortController();
+  /** Secret values of the run, longest first: replaced by `***` in every line, output and reason this task records. */
+  private mask: string[] = [];
+  private readonly secretsReady: Promise<Record<string, string>>;
 
   constructor(
     private readonly ref: AttemptRef,
@@ -77,9 +86,20 @@ export class TaskExecution {
     this.task = taskKey(ref.stage, ref.action);
     // Engine lines sort after any earlier engine line of this attempt, also across restarts.
     this.engineSeq = Date.now() * 1000;
+    this.secretsReady = context.secrets().then((secrets) => {
+      this.mask = secrets.mask;
+      return secrets.values;
+    });
+    // Awaited by run(), which reports a failure; this keeps it from being unhandled meanwhile.
+    this.secretsReady.catch(() => undefined);
     this.done = this.run().catch((error: unknown) => {
       if (this.detached || error instanceof DetachedError) return;
-      this.context.logger.error({ err: error, task: this.task, attempt: ref.attempt }, 'task execution failed');
+      // The error's text may quote what the task was given: masked like its log.
+      const { message, stack } = error instanceof Error ? error : { message: String(error), stack: undefined };
+      this.context.logger.error(
+        { task: this.task, attempt: ref.attempt, reason: this.masked(message), ...(stack ? { stack: this.masked(stack) } : {}) },
+        'task execution failed',
+      );
     });
   }
 
@@ -121,6 +141,12 @@ export class TaskExecution {
     const recordedStart = currentAttempt(findTask(state, this.ref.stage, this.ref.action)!)?.status === 'running';
     let info: ContainerInfo | undefined;
     let pullMs = 0;
+    let secrets: Record<string, string>;
+    try {
+      secrets = await this.secretsReady;
+    } catch (error) {
+      return await this.finish('failed', undefined, `the run's secrets could not be read (${(error as Error).message})`);
+    }
     try {
       // A recorded start means the container exists (or existed): look for it. Otherwise
       // create it; if an earlier life of the engine did, the name is taken and it is adopted.
@@ -136,7 +162,7 @@ export class TaskExecution {
         pullMs = Date.now() - started;
         if (this.stopRequested()) return await this.finishStopped();
         try {
-          const id = await this.createContainer(name);
+          const id = await this.createContainer(name, secrets);
           info = { id, name, state: 'created', labels: {} };
           this.engineLine(`container ${name} created`);
         } catch (error) {
@@ -200,7 +226,12 @@ export class TaskExecution {
     if (Object.keys(parsed.outputs).length > 0 || parsed.result === false) {
       recorded.push({
         type: 'TaskResultRecorded',
-        data: { ...this.ref, outputs: parsed.outputs, ...(parsed.result === false ? { result: false } : {}), source: 'stdout' },
+        data: {
+          ...this.ref,
+          outputs: Object.fromEntries(Object.entries(parsed.outputs).map(([key, value]) => [key, this.masked(value)])),
+          ...(parsed.result === false ? { result: false } : {}),
+          source: 'stdout',
+        },
       });
     }
     const stopped = this.stopRequested();
@@ -288,13 +319,14 @@ export class TaskExecution {
     this.engineLine(`pulled image ${image}`);
   }
 
-  private async createContainer(name: string): Promise<string> {
+  private async createContainer(name: string, secrets: Record<string, string>): Promise<string> {
     const state = this.context.state();
     const spec = this.spec;
     const outputs = (stage: string, action: string, key: string) => findTask(state, stage, action)?.outputs[key];
     const expressionContext = { buildId: state.number, params: state.params, outputs };
     const inputs = interpolate(spec.inputs ?? {}, expressionContext);
-    const env = interpolate({ ...(state.snapshot.spec.env ?? {}), ...(spec.env ?? {}) }, expressionContext) as Record<string, string>;
+    // Secrets only in env (the workflow validator allows them nowhere else; elsewhere they stay unresolved).
+    const env = interpolate({ ...(state.snapshot.spec.env ?? {}), ...(spec.env ?? {}) }, { ...expressionContext, secrets }) as Record<string, string>;
     const timeoutSeconds = Math.ceil((spec.timeout === undefined ? 14 * 86400_000 : parseDuration(spec.timeout)) / 1000);
     const token = this.context.tokens.issue(state.id, this.task, this.ref.attempt);
     const protocol: Record<string, string> = {
@@ -309,6 +341,7 @@ export class TaskExecution {
       CO_TASK_ATTEMPT: String(this.ref.attempt),
       CO_ACTION_TIMEOUT: String(timeoutSeconds),
       CO_EVENT_TOKEN: token,
+      CO_WORKSPACE: WORKSPACE_PATH,
     };
     const base = this.context.settings.eventBaseUrl;
     if (base) {
@@ -318,6 +351,7 @@ export class TaskExecution {
         protocol[event] = `${url}/${event}`;
       }
     }
+    const workspace = await this.context.workspaces.prepare(state.id);
     const container: ContainerSpec = {
       name,
       image: spec.image!,
@@ -334,6 +368,7 @@ export class TaskExecution {
       cpu: spec.resources?.cpu === undefined ? undefined : parseCpu(spec.resources.cpu),
       memoryBytes: spec.resources?.memory === undefined ? undefined : parseMemory(spec.resources.memory),
       network: this.context.settings.containerNetwork,
+      volumes: [workspace],
     };
     return this.context.runtime.create(container);
   }
@@ -387,6 +422,9 @@ export class TaskExecution {
     const state = this.context.state();
     this.flushing = this.flushing.then(async () => {
       if (lines.length === 0) return;
+      // A line may be pushed before the secrets are read; none leaves before they are.
+      await this.secretsReady.catch(() => undefined);
+      if (this.mask.length > 0) for (const line of lines) line.text = this.masked(line.text);
       try {
         await this.context.logs.write(lines, {
           tenant: state.tenant,
@@ -408,6 +446,7 @@ export class TaskExecution {
     before: RunEvent[] = [],
   ): Promise<void> {
     if (this.detached) throw new DetachedError();
+    if (reason) reason = this.masked(reason);
     if (reason && outcome !== 'succeeded') this.engineLine(reason, 'stderr');
     await this.flush();
     await this.context.record([
@@ -417,6 +456,10 @@ export class TaskExecution {
         data: { ...this.ref, outcome, ...(exitCode === undefined ? {} : { exitCode }), ...(reason ? { reason } : {}), at: new Date().toISOString() },
       },
     ]);
+  }
+
+  private masked(text: string): string {
+    return maskSecretValues(text, this.mask);
   }
 
   private describeRuntimeError(error: unknown): string {

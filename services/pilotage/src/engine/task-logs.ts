@@ -1,7 +1,5 @@
 import type { Logger } from 'pino';
-import type { EventBus } from '@co/bus';
-import { sqlTime, type Database } from '@co/eventstore';
-import { InvalidInputError } from '@co/common';
+import type { EventBus, OutgoingMessage } from '@co/bus';
 
 export interface TaskLogLine {
   runId: string;
@@ -14,6 +12,7 @@ export interface TaskLogLine {
   seq: number;
   stream: 'stdout' | 'stderr';
   time: Date;
+  /** Already masked: secret values of the run are `***`. */
   text: string;
 }
 
@@ -24,70 +23,128 @@ export interface TaskLogContext {
   traceparent?: string;
 }
 
-/** Lines of one task log page, oldest first. */
-export interface TaskLogPage {
-  lines: { attempt: number; source: string; seq: number; stream: string; time: string; text: string }[];
-  /** Pass as `after` to read on; absent at the end. */
-  next?: string;
-}
-
-export const TASK_LOG_LIMITS = { pageLines: 5000 } as const;
+/**
+ * Bounds of the publishing queue. A full queue makes the task's log reader wait (the
+ * container engine keeps the container's output meanwhile) rather than drop lines.
+ */
+export const TASK_LOG_PUBLISHING = {
+  /** Lines waiting for the bus's acknowledgement, at most. */
+  bufferLines: 20_000,
+  retryFirstMs: 200,
+  retryMaxMs: 10_000,
+  /** How long a stopping engine waits for the queue to empty. */
+  drainMs: 10_000,
+} as const;
 
 export function taskLogSubject(prefix: string, runId: string): string {
   return `${prefix}.pilotage.tasklog.${runId}`;
 }
 
 /**
- * Task logs: stored in pilotage's database (read by `GET /runs/{id}/tasks/{task}/logs`)
- * and published on NATS for log collectors. A line is keyed by (run, task, attempt,
- * source, seq), so a log replayed after an engine restart is stored once.
+ * Task logs leave pilotage here: published on the bus (`<prefix>.pilotage.tasklog.<run>`)
+ * for logarithm, which stores them and answers every read. Pilotage keeps no copy.
+ * Batches are published in order, each retried until the bus acknowledges it; a batch's
+ * message id is its key range (run, task, attempt, source, first-last seq), so a retry
+ * the bus had in fact stored, or a log replayed after an engine restart, is de-duplicated
+ * (by the bus within its window, and by logarithm by line key).
  */
 export class TaskLogStore {
-  private publishing: Promise<void> = Promise.resolve();
+  private readonly queue: { message: OutgoingMessage; lines: number }[] = [];
+  private queuedLines = 0;
+  private pumping?: Promise<void>;
+  private readonly waitingForRoom: (() => void)[] = [];
+  private closed = false;
 
   constructor(
-    private readonly db: Database,
     private readonly bus: EventBus,
     private readonly subjectPrefix: string,
     private readonly logger: Logger,
   ) {}
 
+  /** Queues the lines; resolves once they are queued (waits while the queue is full). */
   async write(lines: TaskLogLine[], context: TaskLogContext): Promise<void> {
     if (lines.length === 0) return;
-    const mysql = this.db.dialect === 'mysql';
-    const values = lines.flatMap((line) => [
-      line.runId,
-      line.task,
-      line.attempt,
-      line.source,
-      line.seq,
-      line.stream,
-      sqlTime(this.db, line.time),
-      line.text,
-    ]);
-    const rows = lines.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-    await this.db.query(
-      `INSERT ${mysql ? 'IGNORE' : 'OR IGNORE'} INTO pilotage_task_logs (run_id, task, attempt, source, seq, stream, logged_at, line) VALUES ${rows}`,
-      values,
-    );
+    while (this.queuedLines >= TASK_LOG_PUBLISHING.bufferLines && !this.closed) {
+      await new Promise<void>((resolve) => this.waitingForRoom.push(resolve));
+    }
     // One message per source, so that each message has one key range.
     for (const source of ['engine', 'container'] as const) {
       const batch = lines.filter((line) => line.source === source);
-      if (batch.length > 0) this.publish(batch, context);
+      if (batch.length === 0) continue;
+      this.queue.push({ message: this.message(batch, context), lines: batch.length });
+      this.queuedLines += batch.length;
     }
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = undefined;
+      // A writer let in as the loop ended may have queued more.
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  /** Lines not yet acknowledged by the bus. */
+  get pendingLines(): number {
+    return this.queuedLines;
   }
 
   /**
-   * Published in the background, in order: the database copy is the record (it is what
-   * the log endpoint reads and what survives a crash); collectors de-duplicate by key.
+   * Resolves once every batch handed over so far was acknowledged, or after `timeoutMs`
+   * (then logs how many lines stay unpublished: a container still running is replayed by
+   * the next engine; lines of finished tasks are lost).
    */
-  private publish(lines: TaskLogLine[], context: TaskLogContext): void {
+  async drained(timeoutMs: number = TASK_LOG_PUBLISHING.drainMs): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pumping && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.pumping, new Promise((resolve) => (timer = setTimeout(resolve, deadline - Date.now())))]);
+      clearTimeout(timer);
+      // Let a follow-up pump (more lines queued meanwhile) start before looking again.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (this.queuedLines > 0) {
+      this.logger.warn({ lines: this.queuedLines }, 'task log lines were not acknowledged by the bus before the engine stopped');
+    }
+  }
+
+  /** Stops retrying (the service is closing); writers waiting for room are let go. */
+  close(): void {
+    this.closed = true;
+    for (const resume of this.waitingForRoom.splice(0)) resume();
+  }
+
+  private async pump(): Promise<void> {
+    let delay: number = TASK_LOG_PUBLISHING.retryFirstMs;
+    while (this.queue.length > 0 && !this.closed) {
+      const head = this.queue[0];
+      try {
+        await this.bus.publish(head.message);
+      } catch (error) {
+        this.logger.warn(
+          { err: error, subject: head.message.subject, lines: this.queuedLines, retryInMs: delay },
+          'the bus did not acknowledge task log lines; retrying',
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        delay = Math.min(delay * 2, TASK_LOG_PUBLISHING.retryMaxMs);
+        continue;
+      }
+      delay = TASK_LOG_PUBLISHING.retryFirstMs;
+      this.queue.shift();
+      this.queuedLines -= head.lines;
+      while (this.queuedLines < TASK_LOG_PUBLISHING.bufferLines && this.waitingForRoom.length > 0) this.waitingForRoom.shift()!();
+    }
+  }
+
+  private message(lines: TaskLogLine[], context: TaskLogContext): OutgoingMessage {
     const first = lines[0];
     const last = lines[lines.length - 1];
     const headers: Record<string, string> = { 'Co-Project': context.project };
     if (context.tenant) headers['Co-Tenant'] = context.tenant;
     if (context.traceparent) headers.traceparent = context.traceparent;
-    const message = {
+    return {
       id: `${first.runId}/${first.task}/${first.attempt}/${first.source}/${first.seq}-${last.seq}`,
       subject: taskLogSubject(this.subjectPrefix, first.runId),
       headers,
@@ -106,61 +163,5 @@ export class TaskLogStore {
         })),
       },
     };
-    this.publishing = this.publishing.then(() =>
-      this.bus.publish(message).then(
-        () => undefined,
-        (error: unknown) => this.logger.warn({ err: error, runId: first.runId, task: first.task }, 'task log lines were stored but not published'),
-      ),
-    );
   }
-
-  /** Resolves once every batch handed over so far was published (or given up). */
-  drained(): Promise<void> {
-    return this.publishing;
-  }
-
-  async read(runId: string, task: string, options: { attempt?: number; after?: string; limit?: number }): Promise<TaskLogPage> {
-    const limit = Math.min(options.limit ?? 1000, TASK_LOG_LIMITS.pageLines);
-    const conditions = ['run_id = ?', 'task = ?'];
-    const parameters: unknown[] = [runId, task];
-    if (options.attempt !== undefined) {
-      conditions.push('attempt = ?');
-      parameters.push(options.attempt);
-    }
-    if (options.after) {
-      const [time, attempt, source, seq] = decodeCursor(options.after);
-      conditions.push('(logged_at > ? OR (logged_at = ? AND (attempt > ? OR (attempt = ? AND (source > ? OR (source = ? AND seq > ?))))))');
-      const at = this.db.dialect === 'mysql' ? new Date(time) : time;
-      parameters.push(at, at, attempt, attempt, source, source, seq);
-    }
-    const rows = await this.db.query<{ attempt: number; source: string; seq: number | string; stream: string; logged_at: Date | string; line: string }[]>(
-      `SELECT attempt, source, seq, stream, logged_at, line FROM pilotage_task_logs WHERE ${conditions.join(' AND ')}
-        ORDER BY logged_at, attempt, source, seq LIMIT ?`,
-      [...parameters, limit + 1],
-    );
-    const lines = rows.slice(0, limit).map((row) => ({
-      attempt: Number(row.attempt),
-      source: row.source,
-      seq: Number(row.seq),
-      stream: row.stream,
-      time: new Date(row.logged_at).toISOString(),
-      text: row.line,
-    }));
-    const last = lines[lines.length - 1];
-    return { lines, next: rows.length > limit && last ? encodeCursor(last.time, last.attempt, last.source, last.seq) : undefined };
-  }
-}
-
-function encodeCursor(time: string, attempt: number, source: string, seq: number): string {
-  return Buffer.from(JSON.stringify([time, attempt, source, seq])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, number, string, number] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown;
-    if (Array.isArray(value) && value.length === 4) return value as [string, number, string, number];
-  } catch {
-    // fall through
-  }
-  throw new InvalidInputError('LOGS.INVALID_CURSOR', 'The `after` cursor is not one this API handed out; pass the `next` value of the previous page.');
 }

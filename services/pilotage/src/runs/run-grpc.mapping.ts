@@ -1,5 +1,5 @@
 import type { pilotage } from '@co/proto';
-import type { TaskLogPage } from '../engine/task-logs';
+import type { TaskLogPage } from './task-log-reading';
 import type { ParamValue } from '../workflows/workflow-definition';
 import { rejectInvalid } from '../workflows/workflow-grpc.mapping';
 import type { RunTrigger } from './run.events';
@@ -47,19 +47,29 @@ export function pageOf(page: number): number | undefined {
   return page || undefined;
 }
 
-export function taskLogQueryOf(request: pilotage.GetTaskLogsRequest): { attempt?: number; after?: string; limit?: number } {
+/** GetTaskLogs' request as the query logarithm is asked with. */
+export function taskLogQueryOf(request: pilotage.GetTaskLogsRequest): Record<string, string | undefined> {
   const problems: string[] = [];
   if (!Number.isInteger(request.attempt) || request.attempt < 0) problems.push('attempt must be a positive integer');
   if (!Number.isInteger(request.limit) || request.limit < 0 || request.limit > 5000) problems.push('limit must be an integer between 1 and 5000');
   rejectInvalid(problems);
-  return { attempt: request.attempt || undefined, after: request.after || undefined, limit: request.limit || undefined };
+  return {
+    attempt: request.attempt ? String(request.attempt) : undefined,
+    cursor: request.after || undefined,
+    limit: request.limit ? String(request.limit) : undefined,
+  };
+}
+
+/** `secrets` of StartRun and RerunRun: an empty map means none given. */
+export function secretsOf(secrets: Record<string, string> | undefined): Record<string, string> | undefined {
+  return secrets && Object.keys(secrets).length > 0 ? secrets : undefined;
 }
 
 export function toRunTrigger(trigger: RunTrigger): pilotage.RunTrigger {
   return { type: trigger.type, by: trigger.by, rerunOf: trigger.rerunOf };
 }
 
-/** A RunView without its REST links (gRPC callers read logs with GetTaskLogs). */
+/** A RunView; of its links only logarithm's (gRPC callers read a task's log with GetTaskLogs). */
 export function toRunMessage(view: RunView): pilotage.Run {
   return {
     id: view.id,
@@ -77,6 +87,7 @@ export function toRunMessage(view: RunView): pilotage.Run {
     reason: view.reason,
     traceId: view.traceId,
     stopRequestedAt: view.stopRequestedAt,
+    logLinks: { log: view.links.log, logStream: view.links.logStream, logDownload: view.links.logDownload },
     stages: view.stages.map((stage) => ({
       name: stage.name,
       status: stage.status,
@@ -92,6 +103,7 @@ export function toRunMessage(view: RunView): pilotage.Run {
         startedAt: action.startedAt,
         finishedAt: action.finishedAt,
         reason: action.reason,
+        logLinks: action.links,
       })),
     })),
   };
@@ -127,5 +139,18 @@ export function toRunEventMessage(event: RunEventView): pilotage.RunEvent {
 }
 
 export function toTaskLogsResponse(page: TaskLogPage): pilotage.GetTaskLogsResponse {
-  return { lines: page.lines, next: page.next };
+  return {
+    lines: page.lines.map((line) => ({
+      attempt: Number(line.labels.attempt ?? 0) || 0,
+      source: line.labels.source ?? '',
+      stream: line.labels.stream ?? '',
+      time: line.time,
+      text: line.text,
+      seq: line.seq,
+      ts: line.ts,
+      labels: Object.fromEntries(Object.entries(line.labels).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
+      truncated: line.truncated === true,
+    })),
+    next: page.next,
+  };
 }

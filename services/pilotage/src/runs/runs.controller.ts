@@ -1,9 +1,12 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authorize, CurrentPrincipal, userIdOf, type Principal } from '@co/auth';
 import { Transform } from 'class-transformer';
-import { IsInt, IsObject, IsOptional, IsString, Max, Min } from 'class-validator';
-import { TaskLogStore } from '../engine/task-logs';
+import { IsIn, IsInt, IsObject, IsOptional, IsString, Max, Min } from 'class-validator';
+import { injectTraceHeaders } from '@co/telemetry';
+import { ENGINE_SETTINGS } from '../engine/engine.tokens';
+import type { EngineSettings } from '../engine/engine-settings';
 import { callerName } from '../grpc-caller';
 import { WorkflowResolver } from '../workflows/workflow-access';
 import { RunResolver } from './run-access';
@@ -14,6 +17,16 @@ class StartRunBody {
   @IsOptional()
   @IsObject({ message: 'params must be an object of name: value' })
   params?: Record<string, unknown>;
+
+  @IsOptional()
+  @IsObject({ message: 'secrets must be an object of NAME: value' })
+  secrets?: Record<string, unknown>;
+}
+
+class RerunBody {
+  @IsOptional()
+  @IsObject({ message: 'secrets must be an object of NAME: value' })
+  secrets?: Record<string, unknown>;
 }
 
 class PageQuery {
@@ -31,9 +44,42 @@ class LogQuery {
   @Min(1, { message: 'attempt must be a positive integer' })
   attempt?: number;
 
+  /** The `next` of the previous page (`after` is the older name). */
+  @IsOptional()
+  @IsString()
+  cursor?: string;
+
   @IsOptional()
   @IsString()
   after?: string;
+
+  @IsOptional()
+  @IsIn(['forward', 'backward'], { message: 'direction must be forward or backward' })
+  direction?: string;
+
+  @IsOptional()
+  @IsString()
+  since?: string;
+
+  @IsOptional()
+  @IsString()
+  until?: string;
+
+  @IsOptional()
+  @IsString()
+  contains?: string;
+
+  @IsOptional()
+  @IsString()
+  regex?: string;
+
+  @IsOptional()
+  @IsIn(['stdout', 'stderr'], { message: 'stream must be stdout or stderr' })
+  stream?: string;
+
+  @IsOptional()
+  @IsIn(['container', 'engine'], { message: 'source must be container or engine' })
+  source?: string;
 
   @IsOptional()
   @Transform(({ value }) => Number(value))
@@ -49,14 +95,14 @@ class LogQuery {
 export class RunsController {
   constructor(
     private readonly runs: RunsService,
-    private readonly logs: TaskLogStore,
+    @Inject(ENGINE_SETTINGS) private readonly settings: EngineSettings,
   ) {}
 
   @Post('workflows/:id/runs')
   @Authorize('workflow:run', { resolver: WorkflowResolver })
-  @ApiOperation({ summary: 'Start a run (optional parameter overrides)' })
+  @ApiOperation({ summary: 'Start a run: optional parameter overrides, and the values of the secrets the workflow declares' })
   start(@Param('id') id: string, @Body() body: StartRunBody, @CurrentPrincipal() principal: Principal) {
-    return this.runs.start(id, body.params, userIdOf(principal));
+    return this.runs.start(id, body.params, userIdOf(principal), body.secrets);
   }
 
   @Get('workflows/:id/runs')
@@ -82,9 +128,9 @@ export class RunsController {
 
   @Post('runs/:id/rerun')
   @Authorize('workflow:run', { resolver: RunResolver })
-  @ApiOperation({ summary: "A new run from this run's own snapshot of the workflow" })
-  rerun(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
-    return this.runs.rerun(id, userIdOf(principal));
+  @ApiOperation({ summary: "A new run from this run's own snapshot of the workflow (secrets are given again)" })
+  rerun(@Param('id') id: string, @Body() body: RerunBody, @CurrentPrincipal() principal: Principal) {
+    return this.runs.rerun(id, userIdOf(principal), body?.secrets);
   }
 
   @Get('runs/:id/events')
@@ -96,8 +142,19 @@ export class RunsController {
 
   @Get('runs/:id/tasks/:task/logs')
   @Authorize('workflow:view', { resolver: RunResolver })
-  @ApiOperation({ summary: 'Log lines of one task (`<stage>.<action>`): engine and container lines, oldest first' })
-  taskLogs(@Param('id') id: string, @Param('task') task: string, @Query() query: LogQuery) {
-    return readTaskLogs(this.runs, this.logs, id, task, query);
+  @ApiOperation({ summary: 'Log lines of one task (`<stage>.<action>`), read from logarithm: engine and container lines, oldest first' })
+  taskLogs(@Param('id') id: string, @Param('task') task: string, @Query() query: LogQuery, @Req() req: Request) {
+    const forwarded = Object.fromEntries(Object.entries(query).map(([name, value]) => [name, value === undefined ? undefined : String(value)]));
+    const trace = injectTraceHeaders({});
+    return readTaskLogs(this.runs, this.settings.logarithmUrl, id, task, forwarded, {
+      authorization: req.headers.authorization,
+      traceparent: trace.traceparent ?? header(req, 'traceparent'),
+      tracestate: trace.tracestate ?? header(req, 'tracestate'),
+    });
   }
+}
+
+function header(req: Request, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }

@@ -1,13 +1,16 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
 import type { Metadata } from '@grpc/grpc-js';
 import { Authorize, userIdOf } from '@co/auth';
 import { pilotage } from '@co/proto';
 import { callerName, callerOf } from '../grpc-caller';
 import { WorkflowResolver } from '../workflows/workflow-access';
-import { TaskLogStore } from '../engine/task-logs';
+import { injectTraceHeaders } from '@co/telemetry';
+import { ENGINE_SETTINGS } from '../engine/engine.tokens';
+import type { EngineSettings } from '../engine/engine-settings';
 import {
   pageOf,
   paramsOf,
+  secretsOf,
   taskLogQueryOf,
   toListRunsResponse,
   toRunEventMessage,
@@ -28,12 +31,12 @@ import { readTaskLogs } from './task-log-reading';
 export class RunsGrpcController implements pilotage.RunServiceController {
   constructor(
     private readonly runs: RunsService,
-    private readonly logs: TaskLogStore,
+    @Inject(ENGINE_SETTINGS) private readonly settings: EngineSettings,
   ) {}
 
   @Authorize('workflow:run', { resolver: WorkflowResolver, param: 'workflowId' })
   startRun(request: pilotage.StartRunRequest, metadata?: Metadata): Promise<pilotage.RunSummary> {
-    return this.runs.start(request.workflowId, paramsOf(request.params), userIdOf(callerOf(metadata)));
+    return this.runs.start(request.workflowId, paramsOf(request.params), userIdOf(callerOf(metadata)), secretsOf(request.secrets));
   }
 
   @Authorize('workflow:view', { resolver: RunResolver })
@@ -54,7 +57,7 @@ export class RunsGrpcController implements pilotage.RunServiceController {
 
   @Authorize('workflow:run', { resolver: RunResolver })
   rerunRun(request: pilotage.RerunRunRequest, metadata?: Metadata): Promise<pilotage.RunSummary> {
-    return this.runs.rerun(request.id, userIdOf(callerOf(metadata)));
+    return this.runs.rerun(request.id, userIdOf(callerOf(metadata)), secretsOf(request.secrets));
   }
 
   @Authorize('workflow:view', { resolver: RunResolver })
@@ -63,8 +66,14 @@ export class RunsGrpcController implements pilotage.RunServiceController {
   }
 
   @Authorize('workflow:view', { resolver: RunResolver, param: 'runId' })
-  async getTaskLogs(request: pilotage.GetTaskLogsRequest): Promise<pilotage.GetTaskLogsResponse> {
-    const page = await readTaskLogs(this.runs, this.logs, request.runId, request.task, taskLogQueryOf(request));
+  async getTaskLogs(request: pilotage.GetTaskLogsRequest, metadata?: Metadata): Promise<pilotage.GetTaskLogsResponse> {
+    const authorization = metadata?.get('authorization')?.[0];
+    const trace = injectTraceHeaders({});
+    const page = await readTaskLogs(this.runs, this.settings.logarithmUrl, request.runId, request.task, taskLogQueryOf(request), {
+      authorization: authorization === undefined ? undefined : String(authorization),
+      traceparent: trace.traceparent,
+      tracestate: trace.tracestate,
+    });
     return toTaskLogsResponse(page);
   }
 }

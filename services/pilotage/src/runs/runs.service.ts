@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { ConflictError, DomainError, InvalidInputError, NotFoundError } from '@co/common';
 import { ConcurrencyConflictError, Database, EventStore, ProjectionRunner } from '@co/eventstore';
 import { currentTraceparent } from '@co/telemetry';
+import { ENGINE_SETTINGS } from '../engine/engine.tokens';
+import { LOGARITHM_URL_DEFAULT, type EngineSettings } from '../engine/engine-settings';
 import { QuotaGate } from '../quotas/quota-gate';
 import type { ParamValue, WorkflowDocument } from '../workflows/workflow-definition';
 import { tenantOf, WorkflowsService } from '../workflows/workflows.service';
 import { runStreamId, TERMINAL_RUN_STATUSES, type RunTrigger } from './run.events';
 import { evolve, isTerminal, recordedRunEvent, type RunState } from './run-state';
+import { checkRunSecrets, RunSecretStore } from './run-secrets';
 import { runFromRow } from './runs.projection';
 
 export const RUN_LIST_PAGE_SIZE = 50;
@@ -37,7 +40,11 @@ export interface RunView extends RunSummary {
   /** Set once a stop was asked for; the run reaches `stopped` when its containers have. */
   stopRequestedAt?: string;
   traceId?: string;
-  links: { events: string; logs: string };
+  /**
+   * `events` and `logs` (this API; `{task}` is `<stage>.<action>`); `log`, `logStream` and
+   * `logDownload`: the whole run's log in logarithm (query, live tail, gzip download).
+   */
+  links: { events: string; logs: string; log: string; logStream: string; logDownload: string };
   stages: {
     name: string;
     status: string;
@@ -53,12 +60,22 @@ export interface RunView extends RunSummary {
       startedAt?: string;
       finishedAt?: string;
       reason?: string;
+      /** This task's log through this API. */
       logs: string;
+      /** This task's log in logarithm. */
+      links: { log: string; logStream: string; logDownload: string };
     }[];
   }[];
 }
 
-export function toRunView(state: RunState): RunView {
+/** Links to a run's (or one task's) log in logarithm, whose base URL is `logarithm`. */
+function logLinks(logarithm: string, runId: string, task?: string) {
+  const base = `${logarithm}/api/v1/runs/${runId}${task ? `/tasks/${task}` : ''}/logs`;
+  return { log: base, logStream: `${base}/stream`, logDownload: `${base}/download` };
+}
+
+/** `logarithm`: logarithm's base URL as users reach it (CO_PILOTAGE_LOGARITHM_PUBLIC_URL). */
+export function toRunView(state: RunState, logarithm: string = LOGARITHM_URL_DEFAULT): RunView {
   return {
     id: state.id,
     workflowId: state.workflowId,
@@ -75,7 +92,7 @@ export function toRunView(state: RunState): RunView {
     reason: state.reason,
     stopRequestedAt: state.stopRequested?.at,
     traceId: state.traceId,
-    links: { events: `/api/v1/runs/${state.id}/events`, logs: `/api/v1/runs/${state.id}/tasks/{task}/logs` },
+    links: { events: `/api/v1/runs/${state.id}/events`, logs: `/api/v1/runs/${state.id}/tasks/{task}/logs`, ...logLinks(logarithm, state.id) },
     stages: state.stages.map((stage) => ({
       name: stage.name,
       status: stage.status,
@@ -92,6 +109,7 @@ export function toRunView(state: RunState): RunView {
         finishedAt: task.finishedAt,
         reason: task.reason,
         logs: `/api/v1/runs/${state.id}/tasks/${stage.name}.${task.action}/logs`,
+        links: logLinks(logarithm, state.id, `${stage.name}.${task.action}`),
       })),
     })),
   };
@@ -109,20 +127,29 @@ export class RunsService {
     private readonly projections: ProjectionRunner,
     private readonly workflows: WorkflowsService,
     private readonly quotas: QuotaGate,
+    private readonly secrets: RunSecretStore,
+    @Inject(ENGINE_SETTINGS) private readonly settings: EngineSettings,
   ) {}
 
-  async start(workflowId: string, params: Record<string, unknown> | undefined, actor?: string): Promise<RunSummary> {
+  /** `secrets`: values of the secrets the workflow declares (never recorded; see RunSecretStore). */
+  async start(workflowId: string, params: Record<string, unknown> | undefined, actor?: string, secrets?: Record<string, unknown>): Promise<RunSummary> {
     const workflow = await this.activeWorkflow(workflowId);
+    const values = checkRunSecrets(workflow.definition.spec.secrets, secrets);
     await this.quotas.checkRunStart(workflow.project);
-    return this.request(workflow.id, workflow.revision, workflow.definition, this.mergeParams(workflow.definition, params), { type: 'manual', by: actor }, actor);
+    return this.request(workflow.id, workflow.revision, workflow.definition, this.mergeParams(workflow.definition, params), { type: 'manual', by: actor }, actor, values);
   }
 
-  /** A new run of exactly what the given run ran: its snapshot and parameters. */
-  async rerun(runId: string, actor?: string): Promise<RunSummary> {
+  /**
+   * A new run of exactly what the given run ran: its snapshot and parameters. Secrets are
+   * not kept past a run's end, so a rerun is given them again, checked against the
+   * snapshot's declarations.
+   */
+  async rerun(runId: string, actor?: string, secrets?: Record<string, unknown>): Promise<RunSummary> {
     const previous = await this.load(runId);
     await this.activeWorkflow(previous.workflowId);
+    const values = checkRunSecrets(previous.snapshot.spec.secrets, secrets);
     await this.quotas.checkRunStart(previous.project);
-    return this.request(previous.workflowId, previous.revision, previous.snapshot, previous.params, { type: 'rerun', by: actor, rerunOf: previous.id }, actor);
+    return this.request(previous.workflowId, previous.revision, previous.snapshot, previous.params, { type: 'rerun', by: actor, rerunOf: previous.id }, actor, values);
   }
 
   private async activeWorkflow(workflowId: string) {
@@ -150,11 +177,11 @@ export class RunsService {
       );
       await this.projections.settle(recorded[0].position);
     }
-    return toRunView(await this.load(runId));
+    return toRunView(await this.load(runId), this.settings.logarithmPublicUrl);
   }
 
   async get(runId: string): Promise<RunView> {
-    return toRunView(await this.load(runId));
+    return toRunView(await this.load(runId), this.settings.logarithmPublicUrl);
   }
 
   async list(workflowId: string, page = 1) {
@@ -165,7 +192,7 @@ export class RunsService {
       [workflowId, RUN_LIST_PAGE_SIZE + 1, offset],
     );
     const items = rows.slice(0, RUN_LIST_PAGE_SIZE).map((row) => {
-      const view = toRunView(runFromRow(row));
+      const view = toRunView(runFromRow(row), this.settings.logarithmPublicUrl);
       return { id: view.id, number: view.number, status: view.status, trigger: view.trigger, requestedAt: view.requestedAt, startedAt: view.startedAt, finishedAt: view.finishedAt, reason: view.reason };
     });
     return { items, page: Math.max(page, 1), pageSize: RUN_LIST_PAGE_SIZE, hasMore: rows.length > RUN_LIST_PAGE_SIZE };
@@ -238,9 +265,30 @@ export class RunsService {
     params: Record<string, ParamValue>,
     trigger: RunTrigger,
     actor?: string,
+    secrets: Record<string, string> = {},
   ): Promise<RunSummary> {
     let number = Math.max(this.lastNumbers.get(workflowId) ?? 0, await this.highestNumber(workflowId)) + 1;
     const runId = randomUUID();
+    // Stored before the run is: the engine may start it as soon as it is recorded.
+    await this.secrets.save(runId, secrets);
+    try {
+      return await this.requestNumbered(workflowId, revision, snapshot, params, trigger, actor, runId, number);
+    } catch (error) {
+      await this.secrets.delete(runId).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async requestNumbered(
+    workflowId: string,
+    revision: number,
+    snapshot: WorkflowDocument,
+    params: Record<string, ParamValue>,
+    trigger: RunTrigger,
+    actor: string | undefined,
+    runId: string,
+    number: number,
+  ): Promise<RunSummary> {
     const traceparent = currentTraceparent();
     const traceId = traceparent?.split('-')[1];
     for (let attempt = 0; attempt < NUMBER_ATTEMPTS; attempt++, number++) {

@@ -31,6 +31,19 @@ export interface ContainerSpec {
   memoryBytes?: number;
   /** Docker network mode, e.g. `bridge`, `host`; the engine's default when absent. */
   network?: string;
+  /** Named volumes to mount (created beforehand with createVolume). */
+  volumes?: VolumeMount[];
+}
+
+export interface VolumeMount {
+  volume: string;
+  /** Absolute path inside the container. */
+  target: string;
+}
+
+export interface VolumeInfo {
+  name: string;
+  labels: Record<string, string>;
 }
 
 export type ContainerState = 'created' | 'running' | 'exited';
@@ -84,12 +97,18 @@ export interface ContainerRuntime {
   stop(id: string, graceSeconds: number): Promise<void>;
   /** Removes the container (forcibly); no error when it is already gone. */
   remove(id: string): Promise<void>;
+  /** Creates a named volume with labels; one that exists already is kept as it is. */
+  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** Volumes carrying all the given labels. */
+  listVolumes(labels: Record<string, string>): Promise<VolumeInfo[]>;
+  /** Removes a volume; no error when it is gone, VolumeInUseError while a container still uses it. */
+  removeVolume(name: string): Promise<void>;
 }
 
 export class RuntimeError extends Error {
   constructor(
     message: string,
-    readonly reason: 'unavailable' | 'image-not-found' | 'registry-unavailable' | 'name-taken' | 'failed',
+    readonly reason: 'unavailable' | 'image-not-found' | 'registry-unavailable' | 'name-taken' | 'volume-in-use' | 'failed',
   ) {
     super(message);
     this.name = new.target.name;
@@ -117,5 +136,12 @@ export class RegistryUnavailableError extends RuntimeError {
 export class ContainerNameTakenError extends RuntimeError {
   constructor(name: string) {
     super(`a container named ${name} already exists`, 'name-taken');
+  }
+}
+
+/** A container (e.g. a failed one kept for inspection) still mounts the volume. */
+export class VolumeInUseError extends RuntimeError {
+  constructor(name: string, detail: string) {
+    super(`volume ${name} is still used by a container: ${detail}`, 'volume-in-use');
   }
 }

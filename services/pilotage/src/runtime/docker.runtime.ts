@@ -11,6 +11,8 @@ import {
   RegistryUnavailableError,
   RuntimeError,
   RuntimeUnavailableError,
+  type VolumeInfo,
+  VolumeInUseError,
 } from './container-runtime';
 import { DockerApiError, DockerEngineClient, demultiplexLogs, readJsonLines } from './docker-engine.client';
 import { resolveDockerSocket } from './docker-socket';
@@ -50,7 +52,8 @@ export interface DockerRuntimeOptions {
  * - logs with follow end on their own about half a second after the container exits,
  *   with every line; on a container not started yet they end at once, empty;
  * - OOMKilled stays false on this host's cgroup v1 even when the kernel OOM-killed the
- *   container (exit code 137).
+ *   container (exit code 137);
+ * - a volume list filtered by several labels holds volumes with any of them, not all.
  */
 export class DockerRuntime implements ContainerRuntime {
   readonly kind = 'docker';
@@ -187,6 +190,32 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    // Answered 201 with the existing volume when the name is taken (Docker and Podman alike).
+    await this.engine.call('POST', '/volumes/create', { timeoutMs: CALL_TIMEOUT_MS, body: { Name: name, Labels: labels } });
+  }
+
+  async listVolumes(labels: Record<string, string>): Promise<VolumeInfo[]> {
+    const filters = JSON.stringify({ label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) });
+    const { body } = await this.engine.call<{ Volumes?: Array<{ Name: string; Labels?: Record<string, string> | null }> | null }>('GET', '/volumes', {
+      query: { filters },
+      timeoutMs: CALL_TIMEOUT_MS,
+    });
+    // Podman 4.3 matches volumes carrying any of the labels, not all: checked again here.
+    return (body?.Volumes ?? [])
+      .map((volume) => ({ name: volume.Name, labels: volume.Labels ?? {} }))
+      .filter((volume) => Object.entries(labels).every(([key, value]) => volume.labels[key] === value));
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    // Without `force`: a volume a kept container still mounts stays until a later sweep.
+    const { status, body } = await this.engine.call<{ message?: string }>('DELETE', `/volumes/${encodeURIComponent(name)}`, {
+      timeoutMs: CALL_TIMEOUT_MS,
+      allow: [404, 409],
+    });
+    if (status === 409) throw new VolumeInUseError(name, body?.message ?? 'in use');
+  }
+
   private credentialsFor(registry: string): RegistryCredentials | undefined {
     return Object.entries(this.registryAuth).find(([host]) => registryHost(host) === registry)?.[1];
   }
@@ -269,6 +298,7 @@ function containerConfig(spec: ContainerSpec): Record<string, unknown> {
       NanoCpus: spec.cpu === undefined ? undefined : Math.round(spec.cpu * 1e9),
       Memory: spec.memoryBytes,
       NetworkMode: spec.network,
+      Mounts: spec.volumes?.map((mount) => ({ Type: 'volume', Source: mount.volume, Target: mount.target })),
     },
   };
 }

@@ -138,3 +138,24 @@ describe('interpolate', () => {
 
   it('fails on a malformed expression', () => expect(() => interpolate(['${foo}'], context)).toThrow(ExpressionError));
 });
+
+describe('secret references', () => {
+  it('reads ${{ secrets.NAME }} with or without inner spaces, mixed with text', () => {
+    expect(findReferences('Bearer ${{ secrets.TOKEN }} and ${{secrets.other_1}}')).toEqual([
+      { kind: 'secret', name: 'TOKEN', raw: '${{ secrets.TOKEN }}' },
+      { kind: 'secret', name: 'other_1', raw: '${{secrets.other_1}}' },
+    ]);
+  });
+
+  it('refuses other double-brace expressions and an unclosed one, with a hint', () => {
+    expect(() => findReferences('${{ params.x }}')).toThrow(/only double-brace expression is \$\{\{ secrets.<NAME> \}\}/);
+    expect(() => findReferences('${{ secrets.X }')).toThrow(/not closed with \}\}/);
+    expect(parseTemplate('$${{ secrets.X }}').parts).toEqual(['${{ secrets.X }}']);
+  });
+
+  it('interpolates given secrets, "" for a declared one not given, and leaves them unresolved without a secrets context', () => {
+    const context = { buildId: 1, params: {}, outputs: () => undefined };
+    expect(interpolate({ A: 'x-${{ secrets.S }}', B: '${{ secrets.OPTIONAL }}' }, { ...context, secrets: { S: 'hunter22' } })).toEqual({ A: 'x-hunter22', B: '' });
+    expect(() => interpolate('${{ secrets.S }}', context)).toThrow(UnresolvedReferenceError);
+  });
+});

@@ -2,7 +2,9 @@ import type { ParamValue } from './workflow-definition';
 
 /**
  * Expressions inside the strings of inputs, env, command and args:
- * `${BUILD_ID}`, `${params.<name>}` and `${stages.<stage>.<action>.outputs.<key>}`.
+ * `${BUILD_ID}`, `${params.<name>}` and `${stages.<stage>.<action>.outputs.<key>}`;
+ * and, in env values only, `${{ secrets.<NAME> }}` (double braces, as GitHub Actions
+ * writes it, so that a secret stands out from data when a workflow is read).
  * A string may hold several, mixed with text; `$${` stands for a literal `${`.
  */
 
@@ -10,12 +12,15 @@ import type { ParamValue } from './workflow-definition';
 export const STEP_NAME_PATTERN = '^[A-Za-z][A-Za-z0-9_-]{0,62}$';
 /** Output keys, parameter names and input keys that links write. */
 export const KEY_PATTERN = '^[A-Za-z_][A-Za-z0-9_]{0,127}$';
+/** Secret names: like environment variable names. */
+export const SECRET_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]{0,63}$';
 
 const STEP = '[A-Za-z][A-Za-z0-9_-]*';
 const KEY = '[A-Za-z_][A-Za-z0-9_]*';
 const OUTPUT_PATH_RE = new RegExp(`^stages\\.(${STEP})\\.(${STEP})\\.outputs\\.(${KEY})$`);
 const INPUT_PATH_RE = new RegExp(`^stages\\.(${STEP})\\.(${STEP})\\.inputs\\.(${KEY})$`);
 const PARAM_RE = new RegExp(`^params\\.(${KEY})$`);
+const SECRET_RE = new RegExp(`^secrets\\.(${KEY})$`);
 
 export interface BuildIdReference {
   kind: 'build-id';
@@ -34,7 +39,12 @@ export interface OutputReference {
   key: string;
   raw: string;
 }
-export type Reference = BuildIdReference | ParamReference | OutputReference;
+export interface SecretReference {
+  kind: 'secret';
+  name: string;
+  raw: string;
+}
+export type Reference = BuildIdReference | ParamReference | OutputReference | SecretReference;
 
 /** Where a link writes: `stages.<stage>.<action>.inputs.<key>`. */
 export interface InputTarget {
@@ -51,7 +61,8 @@ export interface ExpressionSyntaxProblem {
   message: string;
 }
 
-const HINT = 'use ${BUILD_ID}, ${params.<name>} or ${stages.<stage>.<action>.outputs.<key>}, or write $${ for a literal ${';
+const HINT =
+  'use ${BUILD_ID}, ${params.<name>}, ${stages.<stage>.<action>.outputs.<key>} or (in env values) ${{ secrets.<NAME> }}, or write $${ for a literal ${';
 
 export class ExpressionError extends Error {
   constructor(
@@ -75,8 +86,12 @@ export class UnresolvedReferenceError extends Error {
   }
 }
 
-/** Reads the content of one `${...}`; whitespace around it is allowed. */
+/** Reads the content of one `${...}` or `${{ ... }}`; whitespace around it is allowed. */
 function parseExpression(raw: string): Reference | undefined {
+  if (raw.startsWith('${{')) {
+    const secret = SECRET_RE.exec(raw.slice(3, -2).trim());
+    return secret ? { kind: 'secret', name: secret[1], raw } : undefined;
+  }
   const body = raw.slice(2, -1).trim();
   if (body === 'BUILD_ID') return { kind: 'build-id', raw };
   const param = PARAM_RE.exec(body);
@@ -99,6 +114,26 @@ export function parseTemplate(text: string): { parts: TemplatePart[]; problems: 
     if (text.startsWith('$${', start)) {
       literal += '${';
       i = start + 3;
+    } else if (text.startsWith('${{', start)) {
+      const close = text.indexOf('}}', start + 3);
+      if (close < 0) {
+        const raw = text.slice(start);
+        problems.push({ raw, message: `Expression ${raw} is not closed with }}; write \${{ secrets.<NAME> }}` });
+        literal += raw;
+        i = text.length;
+        break;
+      }
+      const raw = text.slice(start, close + 2);
+      const reference = parseExpression(raw);
+      if (reference) {
+        if (literal) parts.push(literal);
+        literal = '';
+        parts.push(reference);
+      } else {
+        problems.push({ raw, message: `Unknown expression ${raw}; the only double-brace expression is \${{ secrets.<NAME> }}` });
+        literal += raw;
+      }
+      i = close + 2;
     } else if (text.startsWith('${', start)) {
       const end = text.indexOf('}', start + 2);
       if (end < 0) {
@@ -161,6 +196,11 @@ export interface InterpolationContext {
   buildId: number;
   params: Record<string, ParamValue>;
   outputs: (stage: string, action: string, key: string) => string | undefined;
+  /**
+   * The run's secret values. A declared secret the run was not given (an optional one)
+   * is "", as GitHub Actions does; absent (not a secret site), a secret is unresolved.
+   */
+  secrets?: Record<string, string>;
 }
 
 function resolve(reference: Reference, context: InterpolationContext): string {
@@ -168,6 +208,7 @@ function resolve(reference: Reference, context: InterpolationContext): string {
   if (reference.kind === 'build-id') value = context.buildId;
   // Own properties only: `${params.constructor}` must not find Object.prototype.constructor.
   else if (reference.kind === 'param') value = Object.hasOwn(context.params, reference.name) ? context.params[reference.name] : undefined;
+  else if (reference.kind === 'secret') value = context.secrets && (Object.hasOwn(context.secrets, reference.name) ? context.secrets[reference.name] : '');
   else value = context.outputs(reference.stage, reference.action, reference.key);
   if (value === undefined) throw new UnresolvedReferenceError(reference);
   return String(value);

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { NotFoundError } from '@co/common';
+import { InvalidInputError, NotFoundError } from '@co/common';
 import { AccessGate, scopeCondition, userIdOf, type Principal, type ResourceRef, type ResourceResolver } from '@co/auth';
 import type { WorkflowDocument } from './workflow-definition';
 import { parseDuration } from './durations';
@@ -64,6 +64,15 @@ export class WorkflowAccess {
       admit: async (definition) => {
         await this.requireInProject(principal, 'workflow:create', definition.metadata.project);
         if (run) {
+          // The document is the body: there is no room for secret values, so refuse before saving.
+          const required = (definition.spec.secrets ?? []).filter((secret) => secret.required).map((secret) => secret.name);
+          if (required.length > 0) {
+            throw new InvalidInputError(
+              'RUN.INVALID_SECRETS',
+              `missing required secrets: ${required.join(', ')}. ?run=true cannot carry secrets; create the workflow, then start it with POST /api/v1/workflows/{id}/runs and "secrets": {"NAME": "value"}.`,
+              { missing: required, undeclared: [], invalid: [] },
+            );
+          }
           const resource = workflowResource({ project: definition.metadata.project, createdBy: userIdOf(principal) });
           await this.gate.require(principal, 'workflow:run', resource, () => projectNotFound(definition.metadata.project));
         }

@@ -19,6 +19,8 @@ export type ParamValue = string | number | boolean;
 export interface WorkflowSpec {
   /** Parameters with their defaults; a run may override them. */
   params?: Record<string, ParamValue>;
+  /** Secrets a run is given (values arrive with the run request, never with the workflow). */
+  secrets?: SecretSpec[];
   env?: Record<string, string>;
   /** Duration: `30s`, `10m`, `2h`, `14d`, or a number of seconds. */
   timeout?: string | number;
@@ -26,6 +28,14 @@ export interface WorkflowSpec {
   concurrency?: number;
   stages: StageSpec[];
   links?: LinkSpec[];
+}
+
+export interface SecretSpec {
+  /** Used as `${{ secrets.<name> }}` in env values. */
+  name: string;
+  description?: string;
+  /** A run without a value for it is refused; optional secrets default to "". Default false. */
+  required?: boolean;
 }
 
 export interface StageSpec {

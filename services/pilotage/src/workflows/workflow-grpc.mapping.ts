@@ -66,6 +66,7 @@ export function toWorkflowMessage(view: WorkflowView): pilotage.Workflow {
     createdAt: view.createdAt,
     updatedAt: view.updatedAt,
     definitionJson: JSON.stringify(view.definition),
+    warnings: (view.warnings ?? []).map((issue) => ({ path: issue.path, code: issue.code, message: issue.message })),
   };
 }
 

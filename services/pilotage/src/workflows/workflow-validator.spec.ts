@@ -408,7 +408,7 @@ describe('validateWorkflow: expressions and references', () => {
       ['$.spec.stages[1].actions[0].inputs.a', C.UNKNOWN_EXPRESSION],
     ]);
     expect(issuesOf(doc)[3].message).toBe(
-      'Unknown expression ${foo}; use ${BUILD_ID}, ${params.<name>} or ${stages.<stage>.<action>.outputs.<key>}, or write $${ for a literal ${',
+      'Unknown expression ${foo}; use ${BUILD_ID}, ${params.<name>}, ${stages.<stage>.<action>.outputs.<key>} or (in env values) ${{ secrets.<NAME> }}, or write $${ for a literal ${',
     );
   });
 
@@ -711,5 +711,45 @@ describe('formatPath', () => {
     expect(formatPath([])).toBe('$');
     expect(formatPath(['spec', 'stages', 1, 'actions', 0, 'inputs', 'a'])).toBe('$.spec.stages[1].actions[0].inputs.a');
     expect(formatPath(['labels', 'app/name', 'a-b'])).toBe("$.labels['app/name']['a-b']");
+  });
+});
+
+describe('secrets', () => {
+  const declared = { secrets: [{ name: 'TOKEN', description: 'registry token', required: true }, { name: 'OPTIONAL' }] };
+
+  it('accepts secrets in workflow and action env values', () => {
+    const doc = workflow([stage('s', [action('a', { env: { AUTH: 'Bearer ${{ secrets.TOKEN }}' } })])], { ...declared, env: { O: '${{ secrets.OPTIONAL }}' } });
+    expect(accepted(doc).spec.secrets).toEqual(declared.secrets);
+  });
+
+  it('refuses secrets in inputs, command and args, and undeclared or duplicate secrets, with paths', () => {
+    const doc = workflow(
+      [
+        stage('s', [
+          action('a', {
+            inputs: { nested: ['${{ secrets.TOKEN }}'] },
+            command: ['sh', '-c', 'echo ${{ secrets.TOKEN }}'],
+            args: ['${{ secrets.TOKEN }}'],
+            env: { X: '${{ secrets.NOPE }}' },
+          }),
+        ]),
+      ],
+      { secrets: [...declared.secrets, { name: 'TOKEN' }, { name: '1bad' }] },
+    );
+    expect(issuesOf(doc).map((issue) => [issue.path, issue.code])).toEqual(
+      expect.arrayContaining([
+        ['$.spec.stages[0].actions[0].inputs.nested[0]', C.SECRET_NOT_ALLOWED],
+        ['$.spec.stages[0].actions[0].command[2]', C.SECRET_NOT_ALLOWED],
+        ['$.spec.stages[0].actions[0].args[0]', C.SECRET_NOT_ALLOWED],
+        ['$.spec.stages[0].actions[0].env.X', C.UNKNOWN_SECRET],
+        ['$.spec.secrets[2].name', C.DUPLICATE_SECRET],
+        ['$.spec.secrets[3].name', C.INVALID_NAME],
+      ]),
+    );
+  });
+
+  it('limits a workflow to 50 secrets', () => {
+    const secrets = Array.from({ length: 51 }, (_, i) => ({ name: `S${i}` }));
+    expect(issuesOf(workflow([stage('s', [action('a')])], { secrets }))).toEqual([expect.objectContaining({ path: '$.spec.secrets', code: C.LIMIT_EXCEEDED })]);
   });
 });

@@ -35,6 +35,9 @@ export const WorkflowIssueCodes = {
   UNKNOWN_EXPRESSION: 'WORKFLOW.UNKNOWN_EXPRESSION',
   EXPRESSION_NOT_ALLOWED: 'WORKFLOW.EXPRESSION_NOT_ALLOWED',
   UNKNOWN_PARAM: 'WORKFLOW.UNKNOWN_PARAM',
+  UNKNOWN_SECRET: 'WORKFLOW.UNKNOWN_SECRET',
+  SECRET_NOT_ALLOWED: 'WORKFLOW.SECRET_NOT_ALLOWED',
+  DUPLICATE_SECRET: 'WORKFLOW.DUPLICATE_SECRET',
   UNKNOWN_STAGE: 'WORKFLOW.UNKNOWN_STAGE',
   UNKNOWN_ACTION: 'WORKFLOW.UNKNOWN_ACTION',
   UNDECLARED_OUTPUT: 'WORKFLOW.UNDECLARED_OUTPUT',
@@ -164,6 +167,10 @@ const VALUE_RULES = new Map<unknown, ValueRule>([
     rule(C.INVALID_NAME, 'name: start with a letter and use only letters, digits, "_" and "-" (no dots), at most 63 characters'),
   ],
   [defs.outputKey, rule(C.INVALID_NAME, 'output key: start with a letter or "_" and use only letters, digits and "_"')],
+  [
+    defs.secret.properties.name,
+    rule(C.INVALID_NAME, 'secret name: start with a letter or "_" and use only letters, digits and "_", at most 64 characters'),
+  ],
   [
     defs.timeout,
     rule(C.INVALID_DURATION, 'timeout: write a duration above zero such as "30s", "10m", "1h30m" or "500ms", or a number of seconds'),
@@ -324,6 +331,8 @@ interface Model {
   actions: ActionNode[];
   /** Declared parameter names; undefined when `params` is malformed. */
   params?: Set<string>;
+  /** Declared secret names; undefined when `secrets` is malformed. */
+  secrets?: Set<string>;
 }
 
 interface Edge {
@@ -343,11 +352,12 @@ class SemanticChecker {
     if (!spec) return;
     const params = spec.params === undefined ? {} : spec.params;
     if (isObject(params)) this.model.params = new Set(Object.keys(params));
+    this.indexSecrets(spec.secrets);
 
     const specPath = ['spec'];
     this.checkDuration(spec.timeout, [...specPath, 'timeout'], true);
     if (isObject(spec.env)) {
-      for (const [name, value] of Object.entries(spec.env)) this.checkStringSite(value, [...specPath, 'env', name], undefined);
+      for (const [name, value] of Object.entries(spec.env)) this.checkStringSite(value, [...specPath, 'env', name], undefined, true);
     }
     const stages = Array.isArray(spec.stages) ? spec.stages : [];
     this.indexStages(stages);
@@ -357,6 +367,24 @@ class SemanticChecker {
     for (const action of this.model.actions) this.checkAction(action);
     if (Array.isArray(spec.links)) this.checkLinks(spec.links);
     this.checkCycles();
+  }
+
+  private indexSecrets(secrets: unknown): void {
+    if (secrets === undefined) {
+      this.model.secrets = new Set();
+      return;
+    }
+    if (!Array.isArray(secrets)) return;
+    const names = new Set<string>();
+    secrets.forEach((secret, i) => {
+      const name = isObject(secret) && typeof secret.name === 'string' ? secret.name : undefined;
+      if (name === undefined) return;
+      if (names.has(name)) {
+        this.issues.add(['spec', 'secrets', i, 'name'], C.DUPLICATE_SECRET, `Secret "${name}" is declared twice; remove one.`);
+      }
+      names.add(name);
+    });
+    this.model.secrets = names;
   }
 
   private actionPath(action: ActionNode): PathSegment[] {
@@ -450,7 +478,7 @@ class SemanticChecker {
     if (Array.isArray(spec.command)) spec.command.forEach((item, i) => this.checkStringSite(item, [...path, 'command', i], action));
     if (Array.isArray(spec.args)) spec.args.forEach((item, i) => this.checkStringSite(item, [...path, 'args', i], action));
     if (isObject(spec.env)) {
-      for (const [name, value] of Object.entries(spec.env)) this.checkStringSite(value, [...path, 'env', name], action);
+      for (const [name, value] of Object.entries(spec.env)) this.checkStringSite(value, [...path, 'env', name], action, true);
     }
     if (isObject(spec.inputs)) this.checkInputs(spec.inputs, [...path, 'inputs'], action);
   }
@@ -482,13 +510,33 @@ class SemanticChecker {
     }
   }
 
-  /** A string in which expressions are replaced; `action` is undefined at workflow level, where no output exists yet. */
-  private checkStringSite(value: unknown, path: PathSegment[], action: ActionNode | undefined): void {
+  /**
+   * A string in which expressions are replaced; `action` is undefined at workflow level, where no output exists yet.
+   * Secrets are allowed in env values only: an environment variable is where tools expect
+   * credentials, and only there is the value kept out of CO_DATA, the command line and events.
+   */
+  private checkStringSite(value: unknown, path: PathSegment[], action: ActionNode | undefined, secretsAllowed = false): void {
     if (typeof value !== 'string' || !value.includes('${')) return;
     const { parts, problems } = parseTemplate(value);
     for (const problem of problems) this.issues.add(path, C.UNKNOWN_EXPRESSION, problem.message);
     for (const part of parts) {
       if (typeof part === 'string') continue;
+      if (part.kind === 'secret') {
+        if (!secretsAllowed) {
+          this.issues.add(
+            path,
+            C.SECRET_NOT_ALLOWED,
+            `${part.raw} can be used only in env values (never in inputs, command or args, which are recorded and visible); set an env variable to it and read that variable.`,
+          );
+        } else if (this.model.secrets && !this.model.secrets.has(part.name)) {
+          this.issues.add(
+            path,
+            C.UNKNOWN_SECRET,
+            `${part.raw} names secret "${part.name}", which is not declared; add it to spec.secrets (declared: ${list(this.model.secrets)}).`,
+          );
+        }
+        continue;
+      }
       if (part.kind === 'output' && !action) {
         this.issues.add(
           path,
@@ -503,7 +551,7 @@ class SemanticChecker {
 
   /** Checks that a reference names something that exists and will have run; returns the action it names. */
   private checkReference(ref: Reference, from: ActionNode | undefined, path: PathSegment[]): ActionNode | undefined {
-    if (ref.kind === 'build-id') return undefined;
+    if (ref.kind === 'build-id' || ref.kind === 'secret') return undefined;
     if (ref.kind === 'param') {
       const declared = this.model.params;
       if (declared && !declared.has(ref.name)) {

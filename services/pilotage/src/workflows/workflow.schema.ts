@@ -1,5 +1,5 @@
 import { CPU_PATTERN, DURATION_PATTERN, MEMORY_PATTERN } from './durations';
-import { KEY_PATTERN, STEP_NAME_PATTERN } from './expressions';
+import { KEY_PATTERN, SECRET_NAME_PATTERN, STEP_NAME_PATTERN } from './expressions';
 
 export const WORKFLOW_SCHEMA_ID = 'https://containerops.io/schemas/workflow/v1';
 
@@ -73,9 +73,16 @@ export const WORKFLOW_SCHEMA = {
           propertyNames: { pattern: KEY_PATTERN },
           additionalProperties: { type: ['string', 'number', 'boolean'] },
         },
+        secrets: {
+          type: 'array',
+          maxItems: 50,
+          description:
+            'Secrets a run takes (at most 50). Their values come with each run request, are never recorded in events, and are replaced by *** in logs. Actions use them only in env values, as ${{ secrets.<name> }}.',
+          items: { $ref: '#/$defs/secret' },
+        },
         env: stringMap(
-          'Environment variables of every action. Values may use ${BUILD_ID} and ${params.<name>}.',
-          'Value; may hold ${BUILD_ID} and ${params.<name>}.',
+          'Environment variables of every action. Values may use ${BUILD_ID}, ${params.<name>} and ${{ secrets.<name> }}.',
+          'Value; may hold ${BUILD_ID}, ${params.<name>} and ${{ secrets.<name> }}.',
         ),
         timeout: { $ref: '#/$defs/timeout', description: 'Time limit of a whole run.' },
         concurrency: {
@@ -108,6 +115,22 @@ export const WORKFLOW_SCHEMA = {
       description: 'Starts with a letter; letters, digits, `_` and `-`; at most 63 characters.',
     },
     outputKey: { type: 'string', pattern: KEY_PATTERN, title: 'Output key' },
+    secret: {
+      type: 'object',
+      title: 'Secret',
+      additionalProperties: false,
+      required: ['name'],
+      properties: {
+        name: {
+          type: 'string',
+          pattern: SECRET_NAME_PATTERN,
+          description: 'Like an environment variable name: a letter or `_`, then letters, digits and `_`; at most 64 characters.',
+          examples: ['REGISTRY_PASSWORD'],
+        },
+        description: { type: 'string', maxLength: 1000, description: 'What the secret is for, shown to whoever starts a run.' },
+        required: { type: 'boolean', default: false, description: 'Refuse runs that do not give it. Optional secrets are "" when not given.' },
+      },
+    },
     timeout: {
       type: ['string', 'number'],
       pattern: DURATION_PATTERN,
@@ -187,7 +210,10 @@ export const WORKFLOW_SCHEMA = {
           type: 'object',
           description: 'Data given to the action (as JSON in CO_DATA); strings anywhere inside may hold expressions.',
         },
-        env: stringMap('Environment variables; values may hold expressions.', 'Value; may hold expressions.'),
+        env: stringMap(
+          'Environment variables; values may hold expressions, including ${{ secrets.<name> }}.',
+          'Value; may hold expressions, including ${{ secrets.<name> }}.',
+        ),
         outputs: {
           type: 'array',
           uniqueItems: true,

@@ -68,3 +68,16 @@ export const BUSYBOX = 'localhost/co-busybox:1';
 export function sh(name: string, script: string, extra: Record<string, unknown> = {}) {
   return { name, image: BUSYBOX, command: ['sh', '-c', script], ...extra };
 }
+
+/**
+ * A task's log page (logarithm's shape) once `ready(lines)` holds: logarithm stores lines a
+ * moment after pilotage publishes them, so a log read right after a run ended may lag.
+ */
+export async function taskLog(base: string, runId: string, task: string, ready: (lines: any[]) => boolean, query = '', timeoutMs = 20_000) {
+  return eventually(async () => {
+    const answer = await call(base, 'GET', `/api/v1/runs/${runId}/tasks/${task}/logs${query}`);
+    return answer.status === 200 && ready(answer.body.lines) && answer.body;
+  }, timeoutMs, `the log of ${task} in run ${runId}`);
+}
+
+export const texts = (lines: any[]): string[] => lines.map((line) => line.text);

@@ -49,6 +49,20 @@ export interface Workflow {
   updatedAt: string;
   /** The normalized workflow document (apiVersion, kind, metadata, spec) as JSON. */
   definitionJson: string;
+  /**
+   * Only in the answers of CreateWorkflow, UpdateWorkflow and CopyWorkflow: what is
+   * worth knowing about the saved revision but did not stop the save, such as a
+   * component version that is deprecated (code `COMPONENT.DEPRECATED`).
+   */
+  warnings: WorkflowIssue[];
+}
+
+/** A problem or a warning about a workflow document, located by JSON path. */
+export interface WorkflowIssue {
+  /** `$.spec.stages[0].actions[1].component` */
+  path: string;
+  code: string;
+  message: string;
 }
 
 /** A workflow as listed: without its definition. */
@@ -208,12 +222,26 @@ export interface Run {
   traceId?: string | undefined;
   stages: RunStage[];
   /** Set once a stop was asked for; the run reaches `stopped` when its containers have. */
-  stopRequestedAt?: string | undefined;
+  stopRequestedAt?:
+    | string
+    | undefined;
+  /** The whole run's log in logarithm. */
+  logLinks?: LogLinks | undefined;
 }
 
 export interface Run_ParamsEntry {
   key: string;
   value?: ParamValue | undefined;
+}
+
+/** URLs of a log in logarithm (REST; see docs/logs.md). */
+export interface LogLinks {
+  /** Lines as JSON pages. */
+  log: string;
+  /** Live tail (Server-Sent Events; `/ws` for a WebSocket). */
+  logStream: string;
+  /** The whole log as a gzip text file. */
+  logDownload: string;
 }
 
 export interface RunStage {
@@ -234,7 +262,11 @@ export interface RunAction {
   outputs: { [key: string]: string };
   startedAt?: string | undefined;
   finishedAt?: string | undefined;
-  reason?: string | undefined;
+  reason?:
+    | string
+    | undefined;
+  /** This task's log in logarithm. */
+  logLinks?: LogLinks | undefined;
 }
 
 export interface RunAction_OutputsEntry {
@@ -246,11 +278,21 @@ export interface StartRunRequest {
   workflowId: string;
   /** Overrides of parameters the workflow declares. */
   params: { [key: string]: ParamValue };
+  /**
+   * Values of the secrets the workflow declares (`spec.secrets`): never recorded in
+   * events, masked as `***` in task logs. See docs/workflows.md.
+   */
+  secrets: { [key: string]: string };
 }
 
 export interface StartRunRequest_ParamsEntry {
   key: string;
   value?: ParamValue | undefined;
+}
+
+export interface StartRunRequest_SecretsEntry {
+  key: string;
+  value: string;
 }
 
 export interface GetRunRequest {
@@ -287,6 +329,13 @@ export interface StopRunRequest {
 
 export interface RerunRunRequest {
   id: string;
+  /** Values of the secrets the run's workflow snapshot declares. */
+  secrets: { [key: string]: string };
+}
+
+export interface RerunRunRequest_SecretsEntry {
+  key: string;
+  value: string;
 }
 
 export interface ListRunEventsRequest {
@@ -323,15 +372,31 @@ export interface GetTaskLogsRequest {
   limit: number;
 }
 
+/** One line as logarithm keeps it (secret values already replaced by `***`). */
 export interface TaskLogLine {
+  /**
+   * From the line's labels: the attempt (from 1), "container" (the component's
+   * output) or "engine" (what the engine did for it), "stdout" or "stderr".
+   */
   attempt: number;
-  /** "container" (the component's output) or "engine" (what the engine did for it) */
   source: string;
-  seq: number;
-  /** "stdout" or "stderr" */
   stream: string;
+  /** RFC 3339 with nanoseconds. */
   time: string;
   text: string;
+  /** logarithm's arrival sequence (decimal), strictly increasing. */
+  seq: string;
+  /** Unix time in nanoseconds (decimal). */
+  ts: string;
+  /** All the line's labels (org, project, workflow, run, stage, action, task, attempt, stream, source). */
+  labels: { [key: string]: string };
+  /** The text was cut at logarithm's per-line limit (it ends with " [truncated]"). */
+  truncated: boolean;
+}
+
+export interface TaskLogLine_LabelsEntry {
+  key: string;
+  value: string;
 }
 
 export interface GetTaskLogsResponse {
@@ -490,7 +555,8 @@ export const WORKFLOW_SERVICE_NAME = "WorkflowService";
 export interface RunServiceClient {
   /**
    * POST /api/v1/workflows/{id}/runs: ABORTED (`WORKFLOW.INACTIVE`) if the workflow
-   * is deactivated; INVALID_ARGUMENT (`RUN.INVALID_PARAMS`) for undeclared params.
+   * is deactivated; INVALID_ARGUMENT (`RUN.INVALID_PARAMS`) for undeclared params,
+   * (`RUN.INVALID_SECRETS`) for missing required, undeclared or malformed secrets.
    */
 
   startRun(request: StartRunRequest, metadata?: Metadata): Observable<RunSummary>;
@@ -507,7 +573,10 @@ export interface RunServiceClient {
 
   stopRun(request: StopRunRequest, metadata?: Metadata): Observable<Run>;
 
-  /** POST /api/v1/runs/{id}/rerun: a new run from this run's own snapshot. */
+  /**
+   * POST /api/v1/runs/{id}/rerun: a new run from this run's own snapshot; the
+   * secrets it declares are given again.
+   */
 
   rerunRun(request: RerunRunRequest, metadata?: Metadata): Observable<RunSummary>;
 
@@ -515,7 +584,10 @@ export interface RunServiceClient {
 
   listRunEvents(request: ListRunEventsRequest, metadata?: Metadata): Observable<ListRunEventsResponse>;
 
-  /** GET /api/v1/runs/{id}/tasks/{task}/logs */
+  /**
+   * GET /api/v1/runs/{id}/tasks/{task}/logs: read from logarithm, with the caller's
+   * credentials; UNAVAILABLE (`LOGS.UNAVAILABLE`) when logarithm does not answer.
+   */
 
   getTaskLogs(request: GetTaskLogsRequest, metadata?: Metadata): Observable<GetTaskLogsResponse>;
 }
@@ -523,7 +595,8 @@ export interface RunServiceClient {
 export interface RunServiceController {
   /**
    * POST /api/v1/workflows/{id}/runs: ABORTED (`WORKFLOW.INACTIVE`) if the workflow
-   * is deactivated; INVALID_ARGUMENT (`RUN.INVALID_PARAMS`) for undeclared params.
+   * is deactivated; INVALID_ARGUMENT (`RUN.INVALID_PARAMS`) for undeclared params,
+   * (`RUN.INVALID_SECRETS`) for missing required, undeclared or malformed secrets.
    */
 
   startRun(request: StartRunRequest, metadata?: Metadata): Promise<RunSummary> | Observable<RunSummary> | RunSummary;
@@ -543,7 +616,10 @@ export interface RunServiceController {
 
   stopRun(request: StopRunRequest, metadata?: Metadata): Promise<Run> | Observable<Run> | Run;
 
-  /** POST /api/v1/runs/{id}/rerun: a new run from this run's own snapshot. */
+  /**
+   * POST /api/v1/runs/{id}/rerun: a new run from this run's own snapshot; the
+   * secrets it declares are given again.
+   */
 
   rerunRun(request: RerunRunRequest, metadata?: Metadata): Promise<RunSummary> | Observable<RunSummary> | RunSummary;
 
@@ -554,7 +630,10 @@ export interface RunServiceController {
     metadata?: Metadata,
   ): Promise<ListRunEventsResponse> | Observable<ListRunEventsResponse> | ListRunEventsResponse;
 
-  /** GET /api/v1/runs/{id}/tasks/{task}/logs */
+  /**
+   * GET /api/v1/runs/{id}/tasks/{task}/logs: read from logarithm, with the caller's
+   * credentials; UNAVAILABLE (`LOGS.UNAVAILABLE`) when logarithm does not answer.
+   */
 
   getTaskLogs(
     request: GetTaskLogsRequest,
