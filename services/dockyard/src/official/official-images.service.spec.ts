@@ -1,6 +1,6 @@
-import { Logger } from '@nestjs/common';
 import { buffer } from 'node:stream/consumers';
 import type { Readable } from 'node:stream';
+import type { ServiceRuntime } from '@co/service-kit';
 import type { DockyardSettings } from '../dockyard-settings';
 import type { ManifestService } from '../registry';
 import type { BlobStore } from '../storage/blob-store';
@@ -72,15 +72,17 @@ const settings = { officialImages: true } as DockyardSettings;
 const busyboxInstalled = require('node:fs').existsSync('/bin/busybox');
 
 describe('OfficialImagesService', () => {
-  let warn: jest.SpyInstance;
+  let warn: jest.Mock;
+  let runtime: ServiceRuntime;
   beforeEach(() => {
-    warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    warn = jest.fn();
+    const logger = { info: jest.fn(), warn };
+    runtime = { logger: { child: () => logger } } as unknown as ServiceRuntime;
   });
-  afterEach(() => warn.mockRestore());
 
   it('skips every image whose package is missing, warning once with the package name, and creates the public workspace', async () => {
     const world = fakes();
-    const service = new OfficialImagesService(settings, world.store, world.workspaces, world.manifests, new FakeHost({}));
+    const service = new OfficialImagesService(settings, world.store, world.workspaces, world.manifests, new FakeHost({}), runtime);
     const outcomes = await service.ensureAll();
     expect(outcomes.map((outcome) => [outcome.repository, outcome.status])).toEqual([
       ['official/echo', 'skipped'],
@@ -97,7 +99,7 @@ describe('OfficialImagesService', () => {
   (busyboxInstalled ? it : it.skip)('stores an image once: a second round finds its tag on the same digest; new package versions give a new digest', async () => {
     const world = fakes();
     const host = new FakeHost({ 'busybox-static': '1:1.35.0-4' });
-    const service = new OfficialImagesService(settings, world.store, world.workspaces, world.manifests, host);
+    const service = new OfficialImagesService(settings, world.store, world.workspaces, world.manifests, host, runtime);
     const first = await service.ensureAll();
     expect(first.map((outcome) => [outcome.repository, outcome.status])).toEqual([
       ['official/echo', 'stored'],
@@ -109,11 +111,11 @@ describe('OfficialImagesService', () => {
     expect(config.config.Labels[`${PACKAGE_LABEL_PREFIX}busybox-static`]).toBe('1:1.35.0-4');
     expect(config.config.Cmd).toEqual(['/usr/local/bin/co-echo']);
 
-    const again = await new OfficialImagesService(settings, world.store, world.workspaces, world.manifests, host).ensureAll();
+    const again = await new OfficialImagesService(settings, world.store, world.workspaces, world.manifests, host, runtime).ensureAll();
     expect(again.slice(0, 2)).toEqual([expect.objectContaining({ status: 'current', digest: echo.digest }), expect.objectContaining({ status: 'current' })]);
     expect(world.pushed).toHaveLength(2);
 
-    const upgraded = await new OfficialImagesService(settings, world.store, world.workspaces, world.manifests, new FakeHost({ 'busybox-static': '1:1.35.0-5' })).ensureAll();
+    const upgraded = await new OfficialImagesService(settings, world.store, world.workspaces, world.manifests, new FakeHost({ 'busybox-static': '1:1.35.0-5' }), runtime).ensureAll();
     expect(upgraded[0]).toMatchObject({ status: 'stored', repository: 'official/echo' });
     expect((upgraded[0] as { digest: string }).digest).not.toBe(echo.digest);
   });
@@ -121,7 +123,7 @@ describe('OfficialImagesService', () => {
   it('leaves a workspace named official that another organization owns alone', async () => {
     const world = fakes();
     await world.workspaces.create({ name: 'official', org: 'acme', project: 'web', visibility: 'private', description: '' }, 'alice');
-    const service = new OfficialImagesService(settings, world.store, world.workspaces, world.manifests, new FakeHost({ 'busybox-static': '1' }));
+    const service = new OfficialImagesService(settings, world.store, world.workspaces, world.manifests, new FakeHost({ 'busybox-static': '1' }), runtime);
     const outcomes = await service.ensureAll();
     expect(outcomes.every((outcome) => outcome.status === 'skipped')).toBe(true);
     expect(warn.mock.calls.map(([message]) => String(message)).join('\n')).toMatch(/belongs to organization acme/);

@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Logger } from 'pino';
 import { ConflictError } from '@co/common';
+import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
 import { DOCKYARD_SETTINGS, type DockyardSettings } from '../dockyard-settings';
 import { ManifestService, MEDIA_TYPES } from '../registry';
 import { BLOB_STORE, type BlobStore } from '../storage/blob-store';
@@ -44,7 +46,7 @@ export interface BuiltImage {
  */
 @Injectable()
 export class OfficialImagesService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger('OfficialImages');
+  private readonly logger: Logger;
   private readonly warned = new Set<string>();
   private running?: Promise<void>;
   private timer?: NodeJS.Timeout;
@@ -56,7 +58,10 @@ export class OfficialImagesService implements OnApplicationBootstrap, BeforeAppl
     private readonly workspaces: WorkspacesService,
     private readonly manifests: ManifestService,
     private readonly host: DebianHost,
-  ) {}
+    @Inject(SERVICE_RUNTIME) runtime: ServiceRuntime,
+  ) {
+    this.logger = runtime.logger.child({ component: 'official-images' });
+  }
 
   onApplicationBootstrap(): void {
     if (!this.settings.officialImages) return;
@@ -129,7 +134,7 @@ export class OfficialImagesService implements OnApplicationBootstrap, BeforeAppl
     try {
       const outcomes = await this.ensureAll();
       for (const outcome of outcomes) {
-        if (outcome.status === 'stored') this.logger.log(`stored ${outcome.repository}:${outcome.tag} as ${outcome.digest}`);
+        if (outcome.status === 'stored') this.logger.info(`stored ${outcome.repository}:${outcome.tag} as ${outcome.digest}`);
       }
     } catch (error) {
       if (this.stopped) return;

@@ -1,8 +1,12 @@
 import { ConflictError, UnavailableError } from '@co/common';
+import type { ServiceRuntime } from '@co/service-kit';
 import type { ComponentsService } from '../components/components.service';
 import type { DockyardImages, FoundImage } from '../components/dockyard-images';
 import type { NucleusSettings } from '../nucleus-settings';
 import { OfficialComponentsService } from './official-components.service';
+
+const quiet = { info: () => undefined, warn: () => undefined };
+const runtime = { logger: { child: () => quiet } } as unknown as ServiceRuntime;
 
 const settings = { registryHosts: ['127.0.0.1:5000'], officialComponents: true } as NucleusSettings;
 const digest = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
@@ -43,7 +47,7 @@ function world(tags: Record<string, string | undefined | Error>) {
 describe('OfficialComponentsService', () => {
   it('publishes each component as 1.0.0, pinned to the digest of its line tag, as system; a second round publishes nothing', async () => {
     const w = world({ echo: digest(1), 'run-script': digest(2), 'git-clone': digest(3) });
-    const service = new OfficialComponentsService(settings, w.components, w.images);
+    const service = new OfficialComponentsService(settings, w.components, w.images, runtime);
     expect((await service.seed()).map((outcome) => [outcome.name, outcome.status])).toEqual([
       ['echo', 'published'],
       ['run-script', 'published'],
@@ -61,7 +65,7 @@ describe('OfficialComponentsService', () => {
       { version: '1.0.1', imageDigest: digest(2) },
       { version: '2.0.0', imageDigest: digest(3) },
     ]);
-    const outcomes = await new OfficialComponentsService(settings, w.components, w.images).seed();
+    const outcomes = await new OfficialComponentsService(settings, w.components, w.images, runtime).seed();
     expect(outcomes[0]).toEqual({ name: 'echo', status: 'published', version: '1.0.2', digest: digest(4) });
     expect(outcomes[1]).toMatchObject({ name: 'run-script', status: 'waiting', reason: expect.stringContaining('official/run-script:1.0') });
     expect(outcomes[2]).toMatchObject({ name: 'git-clone', status: 'waiting', reason: expect.stringContaining('cannot be reached') });
@@ -70,7 +74,7 @@ describe('OfficialComponentsService', () => {
   it('reads back a version another replica took at the same moment instead of publishing it twice', async () => {
     const w = world({ echo: digest(1), 'run-script': digest(2), 'git-clone': digest(3) });
     w.steal(1);
-    const outcomes = await new OfficialComponentsService(settings, w.components, w.images).seed();
+    const outcomes = await new OfficialComponentsService(settings, w.components, w.images, runtime).seed();
     expect(outcomes[0]).toEqual({ name: 'echo', status: 'current', version: '1.0.0', digest: digest(1) });
     expect(w.versions.get('echo')).toHaveLength(1);
   });

@@ -1,6 +1,8 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Logger } from 'pino';
 import * as semver from 'semver';
 import { ConflictError, DomainError } from '@co/common';
+import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
 import { ComponentsService } from '../components/components.service';
 import { DockyardImages } from '../components/dockyard-images';
 import { parseImageReference } from '../components/image-reference';
@@ -38,7 +40,7 @@ export type OfficialOutcome =
  */
 @Injectable()
 export class OfficialComponentsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger('OfficialComponents');
+  private readonly logger: Logger;
   private readonly reported = new Set<string>();
   private running?: Promise<void>;
   private timer?: NodeJS.Timeout;
@@ -48,7 +50,10 @@ export class OfficialComponentsService implements OnApplicationBootstrap, Before
     @Inject(NUCLEUS_SETTINGS) private readonly settings: NucleusSettings,
     private readonly components: ComponentsService,
     private readonly images: DockyardImages,
-  ) {}
+    @Inject(SERVICE_RUNTIME) runtime: ServiceRuntime,
+  ) {
+    this.logger = runtime.logger.child({ component: 'official-components' });
+  }
 
   onApplicationBootstrap(): void {
     if (!this.settings.officialComponents) return;
@@ -84,7 +89,7 @@ export class OfficialComponentsService implements OnApplicationBootstrap, Before
     try {
       const outcomes = await this.seed();
       for (const outcome of outcomes) {
-        if (outcome.status === 'published') this.logger.log(`published ${OFFICIAL_NAMESPACE}/${outcome.name}@${outcome.version} (${outcome.digest})`);
+        if (outcome.status === 'published') this.logger.info(`published ${OFFICIAL_NAMESPACE}/${outcome.name}@${outcome.version} (${outcome.digest})`);
       }
       waiting = outcomes.filter((outcome) => outcome.status === 'waiting').map((outcome) => (outcome.status === 'waiting' ? `${outcome.name}: ${outcome.reason}` : ''));
     } catch (error) {
@@ -99,7 +104,7 @@ export class OfficialComponentsService implements OnApplicationBootstrap, Before
     // Said once per reason: dockyard may take a while, and the rounds go on quietly.
     if (!this.reported.has(summary)) {
       this.reported.add(summary);
-      this.logger.log(`official components not all published yet (${summary}); trying again until dockyard holds their images`);
+      this.logger.info(`official components not all published yet (${summary}); trying again until dockyard holds their images`);
     }
     this.schedule(nextDelayMs, Math.min(nextDelayMs * 2, RETRY_MS.longest));
   }
