@@ -4,3 +4,4 @@ export * from './errors/exception.filter';
 export * from './config/service-config';
 export * from './logging/logger';
 export * from './yaml/yaml-depth';
+export * from './tasks/retrying-rounds';

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ConfigError } from '@co/common';
+import { ConfigError, wholeNumberSetting } from '@co/common';
 
 /** dockyard's own settings, read once at start from `CO_DOCKYARD_*`. */
 export interface DockyardSettings {
@@ -62,26 +62,17 @@ export function loadDockyardSettings(env: NodeJS.ProcessEnv, dataDir = path.reso
     storageDir: path.resolve(env.CO_DOCKYARD_STORAGE_DIR || path.join(dataDir, 'dockyard')),
     serviceName,
     tokenRealm,
-    maxManifestBytes: whole(env, 'CO_DOCKYARD_MAX_MANIFEST_BYTES', 4 * MiB, 4 * MiB, 64 * MiB),
-    maxImportBytes: whole(env, 'CO_DOCKYARD_MAX_IMPORT_BYTES', 2 * GiB, 1, 64 * GiB),
-    maxChartBytes: whole(env, 'CO_DOCKYARD_MAX_CHART_BYTES', 20 * MiB, 1, GiB),
-    maxBinaryBytes: whole(env, 'CO_DOCKYARD_MAX_BINARY_BYTES', 2 * GiB, 1, 64 * GiB),
-    uploadExpiryHours: whole(env, 'CO_DOCKYARD_UPLOAD_EXPIRY_HOURS', 24, 1, 24 * 30),
-    gcGraceMinutes: whole(env, 'CO_DOCKYARD_GC_GRACE_MINUTES', 60, 0, 24 * 60 * 7),
-    gcIntervalHours: whole(env, 'CO_DOCKYARD_GC_INTERVAL_HOURS', 24, 0, 24 * 30),
+    maxManifestBytes: wholeNumberSetting(env, 'CO_DOCKYARD_MAX_MANIFEST_BYTES', 4 * MiB, 4 * MiB, 64 * MiB),
+    maxImportBytes: wholeNumberSetting(env, 'CO_DOCKYARD_MAX_IMPORT_BYTES', 2 * GiB, 1, 64 * GiB),
+    maxChartBytes: wholeNumberSetting(env, 'CO_DOCKYARD_MAX_CHART_BYTES', 20 * MiB, 1, GiB),
+    maxBinaryBytes: wholeNumberSetting(env, 'CO_DOCKYARD_MAX_BINARY_BYTES', 2 * GiB, 1, 64 * GiB),
+    uploadExpiryHours: wholeNumberSetting(env, 'CO_DOCKYARD_UPLOAD_EXPIRY_HOURS', 24, 1, 24 * 30),
+    gcGraceMinutes: wholeNumberSetting(env, 'CO_DOCKYARD_GC_GRACE_MINUTES', 60, 0, 24 * 60 * 7),
+    gcIntervalHours: wholeNumberSetting(env, 'CO_DOCKYARD_GC_INTERVAL_HOURS', 24, 0, 24 * 30),
     officialImages: flag(env, 'CO_DOCKYARD_OFFICIAL_IMAGES', true),
   };
 }
 
-function whole(env: NodeJS.ProcessEnv, variable: string, fallback: number, min: number, max: number): number {
-  const raw = env[variable]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(variable, `${variable} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
-  }
-  return value;
-}
 
 function flag(env: NodeJS.ProcessEnv, variable: string, fallback: boolean): boolean {
   const raw = env[variable]?.trim().toLowerCase();

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ConfigError } from '@co/common';
+import { wholeNumberSetting } from '@co/common';
 import { MASK_ENV_KEYS } from './masking/mask-settings';
 import { TAIL_ENV_KEYS } from './tail/tail-settings';
 
@@ -47,20 +47,11 @@ export const LOGARITHM_DEFAULTS = {
 export function loadLogarithmSettings(env: NodeJS.ProcessEnv, dataDir = path.resolve(env.CO_DATA_DIR || './data')): LogarithmSettings {
   return {
     storageDir: path.resolve(env.CO_LOGARITHM_STORAGE_DIR?.trim() || path.join(dataDir, 'logarithm')),
-    retentionDays: whole(env, 'CO_LOGARITHM_RETENTION_DAYS', LOGARITHM_DEFAULTS.retentionDays, 0, 36_500),
-    retentionIntervalMinutes: whole(env, 'CO_LOGARITHM_RETENTION_INTERVAL_MINUTES', LOGARITHM_DEFAULTS.retentionIntervalMinutes, 0, 7 * 24 * 60),
-    maxLineBytes: whole(env, 'CO_LOGARITHM_MAX_LINE_BYTES', LOGARITHM_DEFAULTS.maxLineBytes, 256, MiB),
-    maxPushBytes: whole(env, 'CO_LOGARITHM_MAX_PUSH_BYTES', LOGARITHM_DEFAULTS.maxPushBytes, 64 * KiB, 256 * MiB),
-    compressionLevel: whole(env, 'CO_LOGARITHM_COMPRESSION_LEVEL', LOGARITHM_DEFAULTS.compressionLevel, 1, 9),
+    retentionDays: wholeNumberSetting(env, 'CO_LOGARITHM_RETENTION_DAYS', LOGARITHM_DEFAULTS.retentionDays, 0, 36_500),
+    retentionIntervalMinutes: wholeNumberSetting(env, 'CO_LOGARITHM_RETENTION_INTERVAL_MINUTES', LOGARITHM_DEFAULTS.retentionIntervalMinutes, 0, 7 * 24 * 60),
+    maxLineBytes: wholeNumberSetting(env, 'CO_LOGARITHM_MAX_LINE_BYTES', LOGARITHM_DEFAULTS.maxLineBytes, 256, MiB),
+    maxPushBytes: wholeNumberSetting(env, 'CO_LOGARITHM_MAX_PUSH_BYTES', LOGARITHM_DEFAULTS.maxPushBytes, 64 * KiB, 256 * MiB),
+    compressionLevel: wholeNumberSetting(env, 'CO_LOGARITHM_COMPRESSION_LEVEL', LOGARITHM_DEFAULTS.compressionLevel, 1, 9),
   };
 }
 
-function whole(env: NodeJS.ProcessEnv, variable: string, fallback: number, min: number, max: number): number {
-  const raw = env[variable]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(variable, `${variable} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
-  }
-  return value;
-}

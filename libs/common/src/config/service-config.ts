@@ -27,6 +27,20 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A whole-number setting of a service's own (`CO_<SERVICE>_*`): unset or empty gives
+ * `fallback`; anything but digits in `[min, max]` is a ConfigError naming the variable.
+ */
+export function wholeNumberSetting(env: NodeJS.ProcessEnv, variable: string, fallback: number, min: number, max: number): number {
+  const raw = env[variable]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(variable, `${variable} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+  }
+  return value;
+}
+
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
 

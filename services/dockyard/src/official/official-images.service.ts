@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { ConflictError } from '@co/common';
+import { ConflictError, RetryingRounds, type RoundOutcome } from '@co/common';
 import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
 import { DOCKYARD_SETTINGS, type DockyardSettings } from '../dockyard-settings';
 import { ManifestService, MEDIA_TYPES } from '../registry';
@@ -48,9 +48,7 @@ export interface BuiltImage {
 export class OfficialImagesService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger: Logger;
   private readonly warned = new Set<string>();
-  private running?: Promise<void>;
-  private timer?: NodeJS.Timeout;
-  private stopped = false;
+  private readonly rounds: RetryingRounds;
 
   constructor(
     @Inject(DOCKYARD_SETTINGS) private readonly settings: DockyardSettings,
@@ -61,17 +59,20 @@ export class OfficialImagesService implements OnApplicationBootstrap, BeforeAppl
     @Inject(SERVICE_RUNTIME) runtime: ServiceRuntime,
   ) {
     this.logger = runtime.logger.child({ component: 'official-images' });
+    this.rounds = new RetryingRounds(() => this.round(), {
+      firstMs: RETRY_MS.first,
+      longestMs: RETRY_MS.longest,
+      onError: (error, waitMs) =>
+        this.logger.warn(`building the official images failed (${(error as Error).message}); trying again in ${Math.round(waitMs / 1000)} s`),
+    });
   }
 
   onApplicationBootstrap(): void {
-    if (!this.settings.officialImages) return;
-    this.schedule(0, RETRY_MS.first);
+    if (this.settings.officialImages) this.rounds.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  beforeApplicationShutdown(): Promise<void> {
+    return this.rounds.stop();
   }
 
   /** Builds and stores every official image once; what happened to each. */
@@ -82,7 +83,7 @@ export class OfficialImagesService implements OnApplicationBootstrap, BeforeAppl
     }
     const architecture = await this.architecture();
     for (const image of OFFICIAL_IMAGES) {
-      if (this.stopped) break;
+      if (this.rounds.isStopped) break;
       outcomes.push(await this.ensure(image, architecture));
     }
     return outcomes;
@@ -122,25 +123,12 @@ export class OfficialImagesService implements OnApplicationBootstrap, BeforeAppl
     return { manifest, digest: sha256(manifest), config, layer: { blob: layer.blob, digest: layer.digest }, packages };
   }
 
-  private schedule(delayMs: number, nextDelayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.round(nextDelayMs);
-    }, delayMs);
-    this.timer.unref();
-  }
-
-  private async round(nextDelayMs: number): Promise<void> {
-    try {
-      const outcomes = await this.ensureAll();
-      for (const outcome of outcomes) {
-        if (outcome.status === 'stored') this.logger.info(`stored ${outcome.repository}:${outcome.tag} as ${outcome.digest}`);
-      }
-    } catch (error) {
-      if (this.stopped) return;
-      this.logger.warn(`building the official images failed (${(error as Error).message}); trying again in ${Math.round(nextDelayMs / 1000)} s`);
-      this.schedule(nextDelayMs, Math.min(nextDelayMs * 2, RETRY_MS.longest));
+  private async round(): Promise<RoundOutcome> {
+    const outcomes = await this.ensureAll();
+    for (const outcome of outcomes) {
+      if (outcome.status === 'stored') this.logger.info(`stored ${outcome.repository}:${outcome.tag} as ${outcome.digest}`);
     }
+    return 'done';
   }
 
   private async ensure(image: OfficialImage, architecture: string): Promise<OfficialImageOutcome> {
@@ -153,7 +141,7 @@ export class OfficialImagesService implements OnApplicationBootstrap, BeforeAppl
       this.warnOnce(error.packageName, `${repository} is not built: ${error.message}; install it (apt-get install ${error.packageName}) and restart dockyard`);
       return { repository, tag: image.line, status: 'skipped', reason: error.message };
     }
-    if (this.stopped) return { repository, tag: image.line, status: 'skipped', reason: 'dockyard is stopping' };
+    if (this.rounds.isStopped) return { repository, tag: image.line, status: 'skipped', reason: 'dockyard is stopping' };
     const current = await this.manifests.find(repository, { kind: 'tag', tag: image.line }).catch(() => undefined);
     if (current?.digest === built.digest) return { repository, tag: image.line, status: 'current', digest: built.digest, packages: built.packages };
     const config = await this.store.put(Readable.from([built.config]), { expectedDigest: sha256(built.config) });

@@ -1,4 +1,4 @@
-import { ConfigError } from '@co/common';
+import { wholeNumberSetting } from '@co/common';
 
 /** How long masks are kept, read once at start from `CO_LOGARITHM_MASK_*`. */
 export interface MaskSettings {
@@ -14,17 +14,8 @@ export const MASK_ENV_KEYS = ['CO_LOGARITHM_MASK_RETAIN_HOURS', 'CO_LOGARITHM_MA
 
 export function loadMaskSettings(env: NodeJS.ProcessEnv): MaskSettings {
   return {
-    retainHours: whole(env, 'CO_LOGARITHM_MASK_RETAIN_HOURS', 6, 0, 24 * 30),
-    maxAgeHours: whole(env, 'CO_LOGARITHM_MASK_MAX_AGE_HOURS', 24 * 7, 1, 24 * 365),
+    retainHours: wholeNumberSetting(env, 'CO_LOGARITHM_MASK_RETAIN_HOURS', 6, 0, 24 * 30),
+    maxAgeHours: wholeNumberSetting(env, 'CO_LOGARITHM_MASK_MAX_AGE_HOURS', 24 * 7, 1, 24 * 365),
   };
 }
 
-function whole(env: NodeJS.ProcessEnv, variable: string, fallback: number, min: number, max: number): number {
-  const raw = env[variable]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(variable, `${variable} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
-  }
-  return value;
-}

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import * as semver from 'semver';
-import { ConflictError, DomainError } from '@co/common';
+import { ConflictError, DomainError, RetryingRounds, type RoundOutcome } from '@co/common';
 import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
 import { ComponentsService } from '../components/components.service';
 import { DockyardImages } from '../components/dockyard-images';
@@ -42,9 +42,7 @@ export type OfficialOutcome =
 export class OfficialComponentsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger: Logger;
   private readonly reported = new Set<string>();
-  private running?: Promise<void>;
-  private timer?: NodeJS.Timeout;
-  private stopped = false;
+  private readonly rounds: RetryingRounds;
 
   constructor(
     @Inject(NUCLEUS_SETTINGS) private readonly settings: NucleusSettings,
@@ -53,60 +51,47 @@ export class OfficialComponentsService implements OnApplicationBootstrap, Before
     @Inject(SERVICE_RUNTIME) runtime: ServiceRuntime,
   ) {
     this.logger = runtime.logger.child({ component: 'official-components' });
+    this.rounds = new RetryingRounds(() => this.round(), {
+      firstMs: RETRY_MS.first,
+      longestMs: RETRY_MS.longest,
+      // Not a wait for dockyard: a failure of this service (its database, say), tried again all the same.
+      onError: (error, waitMs) =>
+        this.logger.warn(`publishing the official components failed (${(error as Error).message}); trying again in ${Math.round(waitMs / 1000)} s`),
+    });
   }
 
   onApplicationBootstrap(): void {
-    if (!this.settings.officialComponents) return;
-    this.schedule(0, RETRY_MS.first);
+    if (this.settings.officialComponents) this.rounds.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  beforeApplicationShutdown(): Promise<void> {
+    return this.rounds.stop();
   }
 
   /** One round over every official component. */
   async seed(): Promise<OfficialOutcome[]> {
     const outcomes: OfficialOutcome[] = [];
     for (const component of OFFICIAL_COMPONENTS) {
-      if (this.stopped) break;
+      if (this.rounds.isStopped) break;
       outcomes.push(await this.seedOne(component));
     }
     return outcomes;
   }
 
-  private schedule(delayMs: number, nextDelayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.round(nextDelayMs);
-    }, delayMs);
-    this.timer.unref();
-  }
-
-  private async round(nextDelayMs: number): Promise<void> {
-    let waiting: string[];
-    try {
-      const outcomes = await this.seed();
-      for (const outcome of outcomes) {
-        if (outcome.status === 'published') this.logger.info(`published ${OFFICIAL_NAMESPACE}/${outcome.name}@${outcome.version} (${outcome.digest})`);
-      }
-      waiting = outcomes.filter((outcome) => outcome.status === 'waiting').map((outcome) => (outcome.status === 'waiting' ? `${outcome.name}: ${outcome.reason}` : ''));
-    } catch (error) {
-      if (this.stopped) return;
-      // Not a wait for dockyard: a failure of this service (its database, say), tried again all the same.
-      this.logger.warn(`publishing the official components failed (${(error as Error).message}); trying again in ${Math.round(nextDelayMs / 1000)} s`);
-      this.schedule(nextDelayMs, Math.min(nextDelayMs * 2, RETRY_MS.longest));
-      return;
+  private async round(): Promise<RoundOutcome> {
+    const outcomes = await this.seed();
+    for (const outcome of outcomes) {
+      if (outcome.status === 'published') this.logger.info(`published ${OFFICIAL_NAMESPACE}/${outcome.name}@${outcome.version} (${outcome.digest})`);
     }
-    if (!waiting.length || this.stopped) return;
+    const waiting = outcomes.filter((outcome) => outcome.status === 'waiting').map((outcome) => (outcome.status === 'waiting' ? `${outcome.name}: ${outcome.reason}` : ''));
+    if (!waiting.length || this.rounds.isStopped) return 'done';
     const summary = waiting.join('; ');
     // Said once per reason: dockyard may take a while, and the rounds go on quietly.
     if (!this.reported.has(summary)) {
       this.reported.add(summary);
       this.logger.info(`official components not all published yet (${summary}); trying again until dockyard holds their images`);
     }
-    this.schedule(nextDelayMs, Math.min(nextDelayMs * 2, RETRY_MS.longest));
+    return 'again';
   }
 
   private async seedOne(component: OfficialComponent): Promise<OfficialOutcome> {
