@@ -5,3 +5,4 @@ export * from './config/service-config';
 export * from './logging/logger';
 export * from './yaml/yaml-depth';
 export * from './tasks/retrying-rounds';
+export * from './crypto/sealed-json';

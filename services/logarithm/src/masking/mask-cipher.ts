@@ -1,35 +1,22 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { openJson, sealJson } from '@co/common';
 import type { Database } from '@co/eventstore';
 
 const KEY_SETTING = 'mask-key';
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
-
 /**
- * Seals a run's secret values for the database with AES-256-GCM. The run (and its
- * organization) is the additional authenticated data, so a sealed row copied onto
- * another run does not open.
+ * Seals a run's secret values for the database with AES-256-GCM (`sealJson`). The run
+ * (and its organization) is the additional authenticated data, so a sealed row copied
+ * onto another run does not open.
  */
 export class MaskCipher {
-  constructor(private readonly key: Buffer) {
-    if (key.length !== 32) throw new Error('the mask key must be 32 bytes');
-  }
+  constructor(private readonly key: Buffer) {}
 
   seal(values: string[], context: string): string {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
-    cipher.setAAD(Buffer.from(context, 'utf8'));
-    const body = Buffer.concat([cipher.update(JSON.stringify(values), 'utf8'), cipher.final()]);
-    return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
+    return sealJson(this.key, context, values);
   }
 
   open(sealed: string, context: string): string[] {
-    const bytes = Buffer.from(sealed, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, bytes.subarray(0, IV_BYTES));
-    decipher.setAAD(Buffer.from(context, 'utf8'));
-    decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-    const text = Buffer.concat([decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
-    const values = JSON.parse(text) as unknown;
+    const values = openJson(this.key, context, sealed);
     if (!Array.isArray(values) || !values.every((value) => typeof value === 'string')) throw new Error('sealed masks are not a list of strings');
     return values;
   }

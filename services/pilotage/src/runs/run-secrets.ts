@@ -1,5 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { InvalidInputError } from '@co/common';
+import { InvalidInputError, openJson, sealJson } from '@co/common';
 import { sqlTime, type Database } from '@co/eventstore';
 import type { SecretSpec } from '../workflows/workflow-definition';
 
@@ -44,23 +43,13 @@ export function checkRunSecrets(declared: SecretSpec[] | undefined, given: Recor
   return values;
 }
 
-/** AES-256-GCM with a random 96-bit nonce; the run id is the additional data, so a row copied to another run does not open. */
+/** Sealed with AES-256-GCM (`sealJson`), bound to the run: a row copied to another run does not open. */
 export function sealSecrets(key: Buffer, runId: string, values: Record<string, string>): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(Buffer.from(runId));
-  const body = Buffer.concat([cipher.update(JSON.stringify(values), 'utf8'), cipher.final()]);
-  return `v1.${iv.toString('base64')}.${cipher.getAuthTag().toString('base64')}.${body.toString('base64')}`;
+  return sealJson(key, runId, values);
 }
 
 export function openSecrets(key: Buffer, runId: string, sealed: string): Record<string, string> {
-  const [version, iv, tag, body] = sealed.split('.');
-  if (version !== 'v1' || !iv || !tag || body === undefined) throw new Error('unknown format of sealed run secrets');
-  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'));
-  decipher.setAAD(Buffer.from(runId));
-  decipher.setAuthTag(Buffer.from(tag, 'base64'));
-  const plain = Buffer.concat([decipher.update(Buffer.from(body, 'base64')), decipher.final()]);
-  return JSON.parse(plain.toString('utf8')) as Record<string, string>;
+  return openJson(key, runId, sealed) as Record<string, string>;
 }
 
 /**
