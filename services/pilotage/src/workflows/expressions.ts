@@ -114,46 +114,31 @@ export function parseTemplate(text: string): { parts: TemplatePart[]; problems: 
     if (text.startsWith('$${', start)) {
       literal += '${';
       i = start + 3;
-    } else if (text.startsWith('${{', start)) {
-      const close = text.indexOf('}}', start + 3);
+    } else if (text.startsWith('${', start)) {
+      // `${{ secrets.NAME }}` closes with `}}`, every other expression with `}`.
+      const doubled = text.startsWith('${{', start);
+      const closer = doubled ? '}}' : '}';
+      const close = text.indexOf(closer, start + (doubled ? 3 : 2));
       if (close < 0) {
         const raw = text.slice(start);
-        problems.push({ raw, message: `Expression ${raw} is not closed with }}; write \${{ secrets.<NAME> }}` });
+        const fix = doubled ? 'write ${{ secrets.<NAME> }}' : 'close it, or write $${ for a literal ${';
+        problems.push({ raw, message: `Expression ${raw} is not closed with ${closer}; ${fix}` });
         literal += raw;
         i = text.length;
         break;
       }
-      const raw = text.slice(start, close + 2);
+      const raw = text.slice(start, close + closer.length);
       const reference = parseExpression(raw);
       if (reference) {
         if (literal) parts.push(literal);
         literal = '';
         parts.push(reference);
       } else {
-        problems.push({ raw, message: `Unknown expression ${raw}; the only double-brace expression is \${{ secrets.<NAME> }}` });
+        const hint = doubled ? 'the only double-brace expression is ${{ secrets.<NAME> }}' : HINT;
+        problems.push({ raw, message: `Unknown expression ${raw}; ${hint}` });
         literal += raw;
       }
-      i = close + 2;
-    } else if (text.startsWith('${', start)) {
-      const end = text.indexOf('}', start + 2);
-      if (end < 0) {
-        const raw = text.slice(start);
-        problems.push({ raw, message: `Expression ${raw} is not closed with }; close it, or write $\${ for a literal \${` });
-        literal += raw;
-        i = text.length;
-        break;
-      }
-      const raw = text.slice(start, end + 1);
-      const reference = parseExpression(raw);
-      if (reference) {
-        if (literal) parts.push(literal);
-        literal = '';
-        parts.push(reference);
-      } else {
-        problems.push({ raw, message: `Unknown expression ${raw}; ${HINT}` });
-        literal += raw;
-      }
-      i = end + 1;
+      i = close + closer.length;
     } else {
       literal += '$';
       i = start + 1;
