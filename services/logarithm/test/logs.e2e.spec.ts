@@ -241,4 +241,35 @@ describe('logarithm: ingest, query and download', () => {
     expect(stolen.status).toBe(409);
     expect(stolen.body.error.code).toBe('LOGS.RUN_OF_OTHER_PROJECT');
   });
+
+  // Last: it restarts logarithm.
+  it('still stores a replayed task log once after a restart (positions are read back from the database)', async () => {
+    const run = randomUUID();
+    const message = (seqs: number[], id: string) => ({
+      id,
+      subject: `${logs.prefix}.pilotage.tasklog.${run}`,
+      headers: { 'Co-Project': 'acme/web', 'Co-Tenant': 'acme' },
+      data: {
+        runId: run,
+        workflowId: 'wf-1',
+        project: 'acme/web',
+        lines: seqs.map((seq) => ({ task: 'build.compile', attempt: 1, source: 'container', seq, stream: 'stdout', time: new Date(BASE_MS + seq).toISOString(), text: `line ${seq}` })),
+      },
+    });
+    const read = (least: number) =>
+      eventually(async () => {
+        const answer = await logs.call('GET', `/api/v1/runs/${run}/logs`, logs.users.acmeAdmin.token);
+        return answer.status === 200 && answer.body.lines.length >= least ? answer.body.lines : undefined;
+      }, 15_000, `${least} task log lines`);
+    await logs.service.runtime.bus.publish(message([0, 1, 2], `${run}/before`));
+    await read(3);
+    await logs.restart();
+    await logs.service.runtime.bus.publish(message([0, 1, 2, 3, 4], `${run}/after`));
+    const lines = await read(5);
+    // A marker after the replay: once it is in, the replay was handled before it.
+    await logs.service.runtime.bus.publish(message([5], `${run}/marker`));
+    const all = await read(6);
+    expect(all.map((line: any) => line.text)).toEqual([0, 1, 2, 3, 4, 5].map((seq) => `line ${seq}`));
+    expect(lines.length).toBeGreaterThanOrEqual(5);
+  });
 });

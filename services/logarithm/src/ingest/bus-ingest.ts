@@ -9,8 +9,13 @@ import { nanos, plainLines } from './push-lines';
 /** Durable consumer names: replicas sharing one storage folder share them. */
 export const TASKLOG_DURABLE = 'logarithm-tasklog';
 export const LOGS_DURABLE = 'logarithm-logs';
-/** Messages stored in one append (one group commit takes several such appends). */
-const MESSAGES_PER_APPEND = 100;
+/**
+ * Messages stored in one append: every message of a fetch up to this many, parsed,
+ * de-duplicated and stored as one batch, acknowledged together after its commit.
+ * Bounded so that one append stays near the store's commit size (pilotage's messages
+ * hold up to a few hundred lines): a larger one makes every tail wait for it.
+ */
+const MESSAGES_PER_APPEND = 20;
 /**
  * Pullers per subject sharing one durable consumer: while one waits for its commit, the
  * others gather the next batches, so that every group commit takes several of them.
@@ -97,6 +102,7 @@ export function taskLogLines(message: DeliveredMessage): IncomingLogLine[] {
   const times = new Map<string, bigint>();
   // One labels object per (task, attempt, stream, source): the store serializes each once per frame.
   const labelSets = new Map<string, LogLabels>();
+  const originKeys = new Map<string, string>();
   return data.lines.map((line) => {
     let ts = times.get(line.time);
     if (ts === undefined) {
@@ -117,12 +123,12 @@ export function taskLogLines(message: DeliveredMessage): IncomingLogLine[] {
       source: line.source,
     };
     labelSets.set(labelKey, labels);
-    return {
-      ts,
-      labels,
-      text: line.text,
-      origin: { key: `tasklog/${data.runId}/${line.task}/${line.attempt}/${line.source}`, position: line.seq },
-    };
+    let originKey = originKeys.get(labelKey);
+    if (originKey === undefined) {
+      originKey = `tasklog/${data.runId}/${line.task}/${line.attempt}/${line.source}`;
+      originKeys.set(labelKey, originKey);
+    }
+    return { ts, labels, text: line.text, origin: { key: originKey, position: line.seq } };
   });
 }
 

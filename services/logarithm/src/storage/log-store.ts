@@ -7,8 +7,8 @@ import type { Database } from '@co/eventstore';
 import type { LogarithmSettings } from '../logarithm-settings';
 import type { LogMasker } from '../masking/log-masker';
 import { decodeFrame, encodeFrame } from './frame-codec';
-import { limitText, type IncomingLogLine, type StoredLogLine } from './log-line';
-import { addPosition, hasPosition, parseRanges, type Ranges } from './origin-ranges';
+import { limitText, type IncomingLogLine, type LogLabels, type StoredLogLine } from './log-line';
+import { addPositionInPlace, hasPosition, parseRanges, type Ranges } from './origin-ranges';
 
 /** A frame's index row, as queries select it. */
 export interface FrameRow {
@@ -61,6 +61,15 @@ interface Batch {
   reject(error: unknown): void;
 }
 
+/** A replayable log's stored positions, as one commit reads and extends them. */
+interface TouchedOrigin {
+  hash: string;
+  ranges: Ranges;
+  run?: string;
+  /** A line of it is stored by this commit: its row is written. */
+  changed: boolean;
+}
+
 interface PendingFrame {
   segment: Segment;
   task?: string;
@@ -74,6 +83,19 @@ interface PendingFrame {
 const OPEN_FILES = 128;
 /** Segment states kept in memory; others are read back from the index when written again. */
 const CACHED_SEGMENTS = 20_000;
+/**
+ * Lines one commit takes (more only when a single batch is larger). Bounds how long a
+ * commit runs, hence how long a line waits before it is acknowledged and tailed, while
+ * keeping thousands of lines per fsync and transaction.
+ */
+const COMMIT_LINES = 5000;
+/** Batches this small always join the next commit (see nextCommit). */
+const SMALL_BATCH_LINES = 100;
+/**
+ * Lines per frame at most: a commit's lines of one task are cut into several frames, so
+ * that they compress on several threads and a reader inflates less to reach a line.
+ */
+const FRAME_LINES = 2000;
 /** Frame rows per INSERT statement. */
 const FRAME_ROWS_PER_INSERT = 400;
 /** Frames read per index query while scanning in order. */
@@ -96,9 +118,13 @@ export class LogStore {
   private readonly segments = new Map<string, Segment>();
   private readonly handles = new Map<string, FileHandle>();
   private readonly origins = new Map<string, Ranges>();
+  private readonly owners = new Map<string, { org: string; project: string }>();
+  private ownersGeneration = 0;
   /** Serializes commits with maintenance (retention): one at a time. */
   private turn: Promise<unknown> = Promise.resolve();
   private draining = false;
+  /** The last commit took only small batches (see nextCommit). */
+  private expressLast = false;
   private closed = false;
   private lastSeq = 0;
   /** Counters for metrics and the benchmark. */
@@ -202,10 +228,22 @@ export class LogStore {
     }
   }
 
-  /** The run's org/project (null when no line of it is stored) — used to authorize reads. */
+  /**
+   * The run's org/project (null when no line of it is stored) — used to authorize reads
+   * and pushes. Remembered once found: a run's first segment stays its first until
+   * retention deletes it, which forgets what was remembered.
+   */
   async runOwner(run: string): Promise<{ org: string; project: string } | null> {
+    const known = this.owners.get(run);
+    if (known) return { ...known };
+    const generation = this.ownersGeneration;
     const [row] = await this.db.query<{ org: string; project: string }[]>('SELECT org, project FROM logarithm_segments WHERE run = ? ORDER BY created_ms LIMIT 1', [run]);
-    return row ? { org: row.org, project: row.project } : null;
+    if (!row) return null;
+    const owner = { org: row.org, project: row.project };
+    // Not when retention deleted segments meanwhile: the row read may be gone.
+    if (generation === this.ownersGeneration) this.owners.set(run, owner);
+    if (this.owners.size > CACHED_SEGMENTS) this.owners.delete(this.owners.keys().next().value as string);
+    return { ...owner };
   }
 
   /** The lines of one frame, as its index row locates them. */
@@ -255,6 +293,8 @@ export class LogStore {
       if (!left) await this.db.query('DELETE FROM logarithm_origins WHERE run = ?', [run]);
     }
     this.origins.clear();
+    this.owners.clear();
+    this.ownersGeneration += 1;
     for (const segment of segments) {
       for (const [key, cached] of this.segments) if (cached.id === segment.id) this.segments.delete(key);
       const handle = this.handles.get(segment.id);
@@ -292,7 +332,7 @@ export class LogStore {
   private async drain(): Promise<void> {
     try {
       while (this.pending.length) {
-        const batches = this.pending.splice(0, this.pending.length);
+        const batches = this.nextCommit();
         await this.exclusive(() => this.commit(batches)).catch((error: unknown) => {
           this.logger.error({ err: error, batches: batches.length }, 'log lines could not be stored');
           const failure = error instanceof UnavailableError ? error : storageFailed();
@@ -304,25 +344,71 @@ export class LogStore {
     }
   }
 
+  /**
+   * The batches of the next commit. Small batches (a live task's few lines) waiting
+   * behind bulk ones are committed first, alone, in a commit that costs a few
+   * milliseconds, so that live lines wait for at most one bulk commit; never twice in a
+   * row, so that bulk batches are not starved by a stream of small ones. Otherwise the
+   * waiting batches in arrival order up to COMMIT_LINES lines (at least one batch,
+   * however large), small ones always joining.
+   */
+  private nextCommit(): Batch[] {
+    const small = this.pending.filter((batch) => batch.lines.length <= SMALL_BATCH_LINES);
+    if (!this.expressLast && small.length && small.length < this.pending.length) {
+      this.expressLast = true;
+      this.pending.splice(0, this.pending.length, ...this.pending.filter((batch) => batch.lines.length > SMALL_BATCH_LINES));
+      return small;
+    }
+    this.expressLast = false;
+    const taken: Batch[] = [];
+    const left: Batch[] = [];
+    let lines = 0;
+    for (const batch of this.pending) {
+      const size = batch.lines.length;
+      if (!taken.length || size <= SMALL_BATCH_LINES || lines + size <= COMMIT_LINES) {
+        taken.push(batch);
+        lines += size;
+      } else {
+        left.push(batch);
+      }
+    }
+    this.pending.splice(0, this.pending.length, ...left);
+    return taken;
+  }
+
   private async commit(batches: Batch[]): Promise<void> {
-    const frames = new Map<string, PendingFrame>();
-    const results: StoredLogLine[][] = [];
-    const touchedOrigins = new Map<string, { hash: string; ranges: Ranges; run?: string }>();
-    const firstSeq = this.lastSeq + 1;
-    let seq = this.lastSeq;
+    const touchedOrigins = await this.loadOrigins(batches);
+    // Replays are dropped first, so that no segment is looked up for lines not kept.
+    const kept: IncomingLogLine[][] = [];
+    const segmentKeys = new Map<LogLabels, string>();
+    const neededKeys = new Map<string, IncomingLogLine>();
     for (const batch of batches) {
-      const stored: StoredLogLine[] = [];
+      const lines: IncomingLogLine[] = [];
       for (const incoming of batch.lines) {
         if (incoming.origin) {
-          let known = touchedOrigins.get(incoming.origin.key);
-          if (!known) {
-            const hash = sha256(incoming.origin.key);
-            known = { hash, ranges: await this.originRanges(hash), run: incoming.labels.run };
-            touchedOrigins.set(incoming.origin.key, known);
-          }
+          const known = touchedOrigins.get(incoming.origin.key)!;
           if (hasPosition(known.ranges, incoming.origin.position)) continue;
-          known.ranges = addPosition(known.ranges, incoming.origin.position);
+          addPositionInPlace(known.ranges, incoming.origin.position);
+          known.changed = true;
         }
+        lines.push(incoming);
+        const key = segmentKeyOf(incoming, segmentKeys);
+        if (!neededKeys.has(key)) neededKeys.set(key, incoming);
+      }
+      kept.push(lines);
+    }
+    const segments = new Map<string, Segment>();
+    for (const [key, line] of neededKeys) segments.set(key, await this.segmentFor(key, line));
+
+    const frames = new Map<string, PendingFrame>();
+    // Lines of one stream share one labels object (every ingest path builds one per stream).
+    const framesByLabels = new Map<LogLabels, PendingFrame>();
+    const results: StoredLogLine[][] = [];
+    const firstSeq = this.lastSeq + 1;
+    let seq = this.lastSeq;
+    for (const lines of kept) {
+      const stored: StoredLogLine[] = [];
+      for (const incoming of lines) {
         const labels = incoming.labels;
         const masked = this.masker.mask(labels.org, labels.run, incoming.text);
         const limited = limitText(masked, this.settings.maxLineBytes);
@@ -330,12 +416,16 @@ export class LogStore {
         const line: StoredLogLine = { seq: String(seq), ts: incoming.ts.toString(), labels, text: limited.text };
         if (limited.truncated) line.truncated = true;
         stored.push(line);
-        const segment = await this.segmentFor(incoming);
-        const frameKey = `${segment.keyHash}\u0000${labels.task ?? ''}\u0000${labels.source ?? ''}`;
-        let frame = frames.get(frameKey);
+        let frame = labels.run !== undefined ? framesByLabels.get(labels) : undefined;
         if (!frame) {
-          frame = { segment, task: labels.task, source: labels.source, lines: [] };
-          frames.set(frameKey, frame);
+          const segment = segments.get(segmentKeyOf(incoming, segmentKeys))!;
+          const frameKey = `${segment.keyHash}\u0000${labels.task ?? ''}\u0000${labels.source ?? ''}`;
+          frame = frames.get(frameKey);
+          if (!frame) {
+            frame = { segment, task: labels.task, source: labels.source, lines: [] };
+            frames.set(frameKey, frame);
+          }
+          if (labels.run !== undefined) framesByLabels.set(labels, frame);
         }
         frame.lines.push(line);
       }
@@ -348,11 +438,13 @@ export class LogStore {
     }
 
     const level = this.settings.compressionLevel;
-    await Promise.all([...frames.values()].map(async (frame) => (frame.bytes = await encodeFrame(frame.lines, level))));
+    // Cut into frames of at most FRAME_LINES lines: compressed in parallel by libuv's threads.
+    const parts = [...frames.values()].flatMap(splitFrame);
+    await Promise.all(parts.map(async (frame) => (frame.bytes = await encodeFrame(frame.lines, level))));
 
     // Each segment's frames go to its file in one write, at its indexed end.
     const bySegment = new Map<Segment, PendingFrame[]>();
-    for (const frame of frames.values()) {
+    for (const frame of parts) {
       const list = bySegment.get(frame.segment) ?? [];
       list.push(frame);
       bySegment.set(frame.segment, list);
@@ -398,12 +490,12 @@ export class LogStore {
       segment.persisted = true;
     }
     await this.trimHandles();
-    for (const { hash, ranges } of touchedOrigins.values()) this.rememberOrigin(hash, ranges);
+    for (const { hash, ranges, changed } of touchedOrigins.values()) if (changed) this.rememberOrigin(hash, ranges);
     this.lastSeq = seq;
     this.stats.commits += 1;
     this.stats.lines += seq - firstSeq + 1;
     this.stats.bytes += bytes;
-    this.stats.frames += frames.size;
+    this.stats.frames += parts.length;
     batches.forEach((batch, index) => batch.resolve(results[index]));
     const committed = results.flat();
     for (const listener of this.listeners) {
@@ -416,7 +508,7 @@ export class LogStore {
   }
 
   /** The index rows of one commit, in one transaction. */
-  private async index(bySegment: Map<Segment, PendingFrame[]>, origins: Map<string, { hash: string; ranges: Ranges; run?: string }>, lastSeq: number): Promise<void> {
+  private async index(bySegment: Map<Segment, PendingFrame[]>, origins: Map<string, TouchedOrigin>, lastSeq: number): Promise<void> {
     const now = Date.now();
     const frameRows: unknown[][] = [];
     const segmentUpdates: { segment: Segment; values: Segment }[] = [];
@@ -459,22 +551,17 @@ export class LogStore {
       segmentUpdates.push({ segment, values: next });
     }
     await this.db.transaction(async (manager) => {
-      const created = segmentUpdates.filter(({ segment }) => !segment.persisted);
-      if (created.length) {
+      // New and grown segments in one statement: this writer is the only one changing
+      // the rows (retention deletes them between commits), so its state is the row's.
+      for (let i = 0; i < segmentUpdates.length; i += FRAME_ROWS_PER_INSERT) {
+        const chunk = segmentUpdates.slice(i, i + FRAME_ROWS_PER_INSERT);
         await manager.query(
-          `INSERT INTO logarithm_segments (id, key_hash, org, project, run, source, hour_start, file, size_bytes, line_count, frame_count, min_ts_ms, max_ts_ms, first_seq, last_seq, created_ms, last_write_ms)
-           VALUES ${created.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-          created.flatMap(({ values: s }) => [
+          `REPLACE INTO logarithm_segments (id, key_hash, org, project, run, source, hour_start, file, size_bytes, line_count, frame_count, min_ts_ms, max_ts_ms, first_seq, last_seq, created_ms, last_write_ms)
+           VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+          chunk.flatMap(({ values: s }) => [
             s.id, s.keyHash, s.org, s.project, s.run ?? null, s.source ?? null, s.hourStart ?? null, s.file,
             s.size, s.lines, s.frames, s.minTsMs, s.maxTsMs, s.firstSeq, s.lastSeq, s.createdMs, now,
           ]),
-        );
-      }
-      for (const { segment, values: s } of segmentUpdates) {
-        if (!segment.persisted) continue;
-        await manager.query(
-          'UPDATE logarithm_segments SET size_bytes = ?, line_count = ?, frame_count = ?, min_ts_ms = ?, max_ts_ms = ?, first_seq = ?, last_seq = ?, last_write_ms = ? WHERE id = ?',
-          [s.size, s.lines, s.frames, s.minTsMs, s.maxTsMs, s.firstSeq, s.lastSeq, now, s.id],
         );
       }
       for (let i = 0; i < frameRows.length; i += FRAME_ROWS_PER_INSERT) {
@@ -485,8 +572,13 @@ export class LogStore {
           chunk.flat(),
         );
       }
-      for (const { hash, ranges, run } of origins.values()) {
-        await manager.query('REPLACE INTO logarithm_origins (key_hash, run, ranges) VALUES (?, ?, ?)', [hash, run ?? null, JSON.stringify(ranges)]);
+      const changed = [...origins.values()].filter((origin) => origin.changed);
+      for (let i = 0; i < changed.length; i += FRAME_ROWS_PER_INSERT) {
+        const chunk = changed.slice(i, i + FRAME_ROWS_PER_INSERT);
+        await manager.query(
+          `REPLACE INTO logarithm_origins (key_hash, run, ranges) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}`,
+          chunk.flatMap(({ hash, ranges, run }) => [hash, run ?? null, JSON.stringify(ranges)]),
+        );
       }
       await manager.query("REPLACE INTO logarithm_counters (name, value) VALUES ('seq', ?)", [lastSeq]);
     });
@@ -498,14 +590,8 @@ export class LogStore {
     }
   }
 
-  /**
-   * The segment a line belongs to: its run's (per organization), or, without a run, its
-   * organization's, project's and source's for the UTC hour of its timestamp.
-   */
-  private async segmentFor(line: IncomingLogLine): Promise<Segment> {
-    const { org, project, run, source } = line.labels;
-    const hourStart = run ? undefined : Math.floor(Number(line.ts / 1_000_000n) / HOUR_MS) * HOUR_MS;
-    const key = run ? `run\u0000${org}\u0000${run}` : `hour\u0000${org}\u0000${project}\u0000${source ?? ''}\u0000${hourStart}`;
+  /** The segment of `line`, whose key is `key` (segmentKeyOf): from memory, else from the index, else a new one. */
+  private async segmentFor(key: string, line: IncomingLogLine): Promise<Segment> {
     const cached = this.segments.get(key);
     if (cached) {
       // Most recently used last: the oldest entries are evicted first.
@@ -513,6 +599,8 @@ export class LogStore {
       this.segments.set(key, cached);
       return cached;
     }
+    const { org, project, run, source } = line.labels;
+    const hourStart = run ? undefined : hourOf(line.ts);
     const keyHash = sha256(key);
     const [row] = await this.db.query<
       {
@@ -601,11 +689,33 @@ export class LogStore {
     }
   }
 
-  private async originRanges(hash: string): Promise<Ranges> {
-    const cached = this.origins.get(hash);
-    if (cached) return cached;
-    const [row] = await this.db.query<{ ranges: string }[]>('SELECT ranges FROM logarithm_origins WHERE key_hash = ?', [hash]);
-    return row ? parseRanges(row.ranges) : [];
+  /**
+   * The stored positions of every replayable log the batches name, as copies this commit
+   * may change: from memory, the others in one query per ORIGIN_ROWS_PER_SELECT.
+   */
+  private async loadOrigins(batches: Batch[]): Promise<Map<string, TouchedOrigin>> {
+    const touched = new Map<string, TouchedOrigin>();
+    const missing = new Map<string, TouchedOrigin>();
+    for (const batch of batches) {
+      for (const line of batch.lines) {
+        if (!line.origin || touched.has(line.origin.key)) continue;
+        const hash = sha256(line.origin.key);
+        const cached = this.origins.get(hash);
+        const origin: TouchedOrigin = { hash, ranges: cached ? cached.map(([from, to]) => [from, to]) : [], run: line.labels.run, changed: false };
+        touched.set(line.origin.key, origin);
+        if (!cached) missing.set(hash, origin);
+      }
+    }
+    const hashes = [...missing.keys()];
+    for (let i = 0; i < hashes.length; i += FRAME_ROWS_PER_INSERT) {
+      const chunk = hashes.slice(i, i + FRAME_ROWS_PER_INSERT);
+      const rows = await this.db.query<{ key_hash: string; ranges: string }[]>(
+        `SELECT key_hash, ranges FROM logarithm_origins WHERE key_hash IN (${chunk.map(() => '?').join(', ')})`,
+        chunk,
+      );
+      for (const row of rows) missing.get(row.key_hash)!.ranges = parseRanges(row.ranges);
+    }
+    return touched;
   }
 
   private rememberOrigin(hash: string, ranges: Ranges): void {
@@ -613,6 +723,34 @@ export class LogStore {
     this.origins.set(hash, ranges);
     if (this.origins.size > CACHED_SEGMENTS) this.origins.delete(this.origins.keys().next().value as string);
   }
+}
+
+/**
+ * Which segment a line belongs to: its run's (per organization), or, without a run, its
+ * organization's, project's and source's for the UTC hour of its timestamp. Run keys are
+ * remembered per labels object (`memo`, one per commit): a stream's lines share one.
+ */
+function segmentKeyOf(line: IncomingLogLine, memo: Map<LogLabels, string>): string {
+  const labels = line.labels;
+  const { org, project, run, source } = labels;
+  if (!run) return `hour\u0000${org}\u0000${project}\u0000${source ?? ''}\u0000${hourOf(line.ts)}`;
+  let key = memo.get(labels);
+  if (key === undefined) {
+    key = `run\u0000${org}\u0000${run}`;
+    memo.set(labels, key);
+  }
+  return key;
+}
+
+function hourOf(ts: bigint): number {
+  return Math.floor(Number(ts / 1_000_000n) / HOUR_MS) * HOUR_MS;
+}
+
+function splitFrame(frame: PendingFrame): PendingFrame[] {
+  if (frame.lines.length <= FRAME_LINES) return [frame];
+  const parts: PendingFrame[] = [];
+  for (let i = 0; i < frame.lines.length; i += FRAME_LINES) parts.push({ ...frame, lines: frame.lines.slice(i, i + FRAME_LINES) });
+  return parts;
 }
 
 /** Unix milliseconds (rounded down) of decimal unix nanoseconds. */

@@ -44,3 +44,20 @@ export function parseRanges(text: string): Ranges {
   const value = JSON.parse(text) as unknown;
   return Array.isArray(value) ? (value as Ranges) : [];
 }
+
+/**
+ * Adds `position` to `ranges` in place (the caller owns the list). A replayable log
+ * mostly arrives in order: extending or following the last range costs O(1).
+ */
+export function addPositionInPlace(ranges: Ranges, position: number): void {
+  const last = ranges[ranges.length - 1];
+  if (!last || position > last[1] + 1) {
+    ranges.push([position, position]);
+  } else if (position === last[1] + 1) {
+    last[1] = position;
+  } else {
+    const merged = addPosition(ranges, position);
+    ranges.length = 0;
+    for (const range of merged) ranges.push(range);
+  }
+}

@@ -9,6 +9,19 @@ export function lineMessage(line: StoredLogLine): Record<string, unknown> {
   return { seq: line.seq, ts: line.ts, time: isoTime(line.ts), labels: line.labels, ...(line.truncated ? { truncated: true } : {}), text: line.text };
 }
 
+/** Labels serialized once per labels object: a commit's lines of one stream share one. */
+const labelsJson = new WeakMap<object, string>();
+
+/** JSON.stringify(lineMessage(line)), built without the intermediate object. */
+export function lineJson(line: StoredLogLine): string {
+  let labels = labelsJson.get(line.labels);
+  if (labels === undefined) {
+    labels = JSON.stringify(line.labels);
+    labelsJson.set(line.labels, labels);
+  }
+  return `{"seq":"${line.seq}","ts":"${line.ts}","time":"${isoTime(line.ts)}","labels":${labels},${line.truncated ? '"truncated":true,' : ''}"text":${JSON.stringify(line.text)}}`;
+}
+
 export function endMessage(ended: EndedRun): Record<string, unknown> {
   return { run: ended.run, outcome: ended.outcome, endedAt: ended.endedAt.toISOString() };
 }
@@ -41,7 +54,7 @@ export class SseSink implements TailSink {
   }
 
   line(line: StoredLogLine): void {
-    this.write(`id: ${line.seq}\ndata: ${JSON.stringify(lineMessage(line))}\n\n`);
+    this.write(`id: ${line.seq}\ndata: ${lineJson(line)}\n\n`);
   }
 
   backlog(): { lines: number; bytes: number } {
