@@ -9,6 +9,21 @@ function ns(ms: number, extra = 0): string {
   return (BigInt(BASE_MS + ms) * 1_000_000n + BigInt(extra)).toString();
 }
 
+/** A task log message as pilotage publishes it: lines of one task of an acme/web run at the given positions. */
+function taskLogMessage(prefix: string, run: string, task: string, seqs: number[], id: string) {
+  return {
+    id,
+    subject: `${prefix}.pilotage.tasklog.${run}`,
+    headers: { 'Co-Project': 'acme/web', 'Co-Tenant': 'acme' },
+    data: {
+      runId: run,
+      workflowId: 'wf-1',
+      project: 'acme/web',
+      lines: seqs.map((seq) => ({ task, attempt: 1, source: 'container', seq, stream: 'stdout', time: new Date(BASE_MS + seq).toISOString(), text: `line ${seq}` })),
+    },
+  };
+}
+
 describe('logarithm: ingest, query and download', () => {
   let logs: TestLogarithm;
 
@@ -89,17 +104,7 @@ describe('logarithm: ingest, query and download', () => {
 
   it('ingests pilotage task logs from NATS and stores a replayed message once', async () => {
     const run = randomUUID();
-    const message = (seqs: number[], id: string) => ({
-      id,
-      subject: `${logs.prefix}.pilotage.tasklog.${run}`,
-      headers: { 'Co-Project': 'acme/web', 'Co-Tenant': 'acme' },
-      data: {
-        runId: run,
-        workflowId: 'wf-1',
-        project: 'acme/web',
-        lines: seqs.map((seq) => ({ task: 'test.unit', attempt: 1, source: 'container', seq, stream: 'stdout', time: new Date(BASE_MS + seq).toISOString(), text: `line ${seq}` })),
-      },
-    });
+    const message = (seqs: number[], id: string) => taskLogMessage(logs.prefix, run, 'test.unit', seqs, id);
     const bus = logs.service.runtime.bus;
     await bus.publish(message([0, 1, 2], `${run}/a`));
     await bus.publish(message([3, 4], `${run}/b`));
@@ -245,17 +250,7 @@ describe('logarithm: ingest, query and download', () => {
   // Last: it restarts logarithm.
   it('still stores a replayed task log once after a restart (positions are read back from the database)', async () => {
     const run = randomUUID();
-    const message = (seqs: number[], id: string) => ({
-      id,
-      subject: `${logs.prefix}.pilotage.tasklog.${run}`,
-      headers: { 'Co-Project': 'acme/web', 'Co-Tenant': 'acme' },
-      data: {
-        runId: run,
-        workflowId: 'wf-1',
-        project: 'acme/web',
-        lines: seqs.map((seq) => ({ task: 'build.compile', attempt: 1, source: 'container', seq, stream: 'stdout', time: new Date(BASE_MS + seq).toISOString(), text: `line ${seq}` })),
-      },
-    });
+    const message = (seqs: number[], id: string) => taskLogMessage(logs.prefix, run, 'build.compile', seqs, id);
     const read = (least: number) =>
       eventually(async () => {
         const answer = await logs.call('GET', `/api/v1/runs/${run}/logs`, logs.users.acmeAdmin.token);
