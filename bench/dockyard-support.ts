@@ -14,7 +14,7 @@ import { createGzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import { loadServiceConfig } from '@co/common';
 import { startService, type RunningService } from '@co/service-kit';
-import { freePort, now, sleep } from './engine-support';
+import { freePort, now, sleep, withEnv } from './engine-support';
 import { CLOCK_TICKS } from './proc-stats';
 
 // ---------------------------------------------------------------------------------------
@@ -368,18 +368,6 @@ export interface BenchDockyard extends Registry {
   dockyard: RunningService;
 }
 
-async function withEnv<T>(vars: Record<string, string>, work: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(vars).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, vars);
-  try {
-    return await work();
-  } finally {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
-}
 
 async function serviceEnv(options: DockyardOptions, database: string): Promise<Record<string, string>> {
   return {

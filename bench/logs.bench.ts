@@ -34,7 +34,7 @@ import { createConnection } from 'mysql2/promise';
 import { connect as natsConnect, headers as natsHeaders } from 'nats';
 import { loadServiceConfig } from '@co/common';
 import { startService, type RunningService } from '@co/service-kit';
-import { cleanupAll, defer, envInt, fmt, freePort, installAbortHandlers, percentile, progress, sleep } from './engine-support';
+import { cleanupAll, defer, envInt, fmt, freePort, installAbortHandlers, percentile, progress, sleep, withEnv } from './engine-support';
 
 const CONFIG = {
   mysqlUrl: (process.env.BENCH_MYSQL_URL ?? 'mysql://root:@127.0.0.1:3306').replace(/\/+$/, ''),
@@ -164,18 +164,6 @@ async function main(): Promise<void> {
   const { crewService } = await import('../services/crew/src/crew.service');
   const { logarithmService } = await import('../services/logarithm/src/logarithm.service');
   const { LogStore } = await import('../services/logarithm/src/storage/log-store');
-  const withEnv = async <T>(vars: Record<string, string>, work: () => Promise<T>): Promise<T> => {
-    const saved = Object.fromEntries(Object.keys(vars).map((key) => [key, process.env[key]]));
-    Object.assign(process.env, vars);
-    try {
-      return await work();
-    } finally {
-      for (const [key, value] of Object.entries(saved)) {
-        if (value === undefined) delete process.env[key];
-        else process.env[key] = value;
-      }
-    }
-  };
   const crew: RunningService = await withEnv({ CO_ADMIN_PASSWORD: ADMIN_PASSWORD }, async () => startService(crewService, loadServiceConfig('crew', await serviceEnv('crew')), { logger }));
   defer('stop crew', () => crew.close());
   const logarithm: RunningService = await withEnv(

@@ -1,4 +1,4 @@
-import { ConfigError } from '@co/common';
+import { wholeNumberSetting } from '@co/common';
 
 /** Live tail limits and timings, read once at start from `CO_LOGARITHM_TAIL_*`. */
 export interface TailSettings {
@@ -36,20 +36,11 @@ export const TAIL_DEFAULTS: TailSettings = {
 
 export function loadTailSettings(env: NodeJS.ProcessEnv): TailSettings {
   return {
-    endGraceMs: whole(env, 'CO_LOGARITHM_TAIL_END_GRACE_MS', TAIL_DEFAULTS.endGraceMs, 0, 600_000),
-    maxStreams: whole(env, 'CO_LOGARITHM_TAIL_MAX_STREAMS', TAIL_DEFAULTS.maxStreams, 1, 100_000),
-    maxQueuedLines: whole(env, 'CO_LOGARITHM_TAIL_MAX_QUEUED_LINES', TAIL_DEFAULTS.maxQueuedLines, 10, 1_000_000),
-    maxQueuedBytes: whole(env, 'CO_LOGARITHM_TAIL_MAX_QUEUED_BYTES', TAIL_DEFAULTS.maxQueuedBytes, 64 * 1024, 1024 * MiB),
-    heartbeatSeconds: whole(env, 'CO_LOGARITHM_TAIL_HEARTBEAT_SECONDS', TAIL_DEFAULTS.heartbeatSeconds, 1, 3600),
+    endGraceMs: wholeNumberSetting(env, 'CO_LOGARITHM_TAIL_END_GRACE_MS', TAIL_DEFAULTS.endGraceMs, 0, 600_000),
+    maxStreams: wholeNumberSetting(env, 'CO_LOGARITHM_TAIL_MAX_STREAMS', TAIL_DEFAULTS.maxStreams, 1, 100_000),
+    maxQueuedLines: wholeNumberSetting(env, 'CO_LOGARITHM_TAIL_MAX_QUEUED_LINES', TAIL_DEFAULTS.maxQueuedLines, 10, 1_000_000),
+    maxQueuedBytes: wholeNumberSetting(env, 'CO_LOGARITHM_TAIL_MAX_QUEUED_BYTES', TAIL_DEFAULTS.maxQueuedBytes, 64 * 1024, 1024 * MiB),
+    heartbeatSeconds: wholeNumberSetting(env, 'CO_LOGARITHM_TAIL_HEARTBEAT_SECONDS', TAIL_DEFAULTS.heartbeatSeconds, 1, 3600),
   };
 }
 
-function whole(env: NodeJS.ProcessEnv, variable: string, fallback: number, min: number, max: number): number {
-  const raw = env[variable]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(variable, `${variable} must be a whole number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
-  }
-  return value;
-}
