@@ -22,6 +22,8 @@ export interface AccessCrew {
   admin: TestUser;
   /** CO_CREW_URL and CO_CREW_GRPC_ADDRESS for a service that should ask this crew. */
   env: Record<string, string>;
+  /** Crew's subject prefix: a service started with it shares crew's bus (events crew consumes). */
+  prefix: string;
   close(): Promise<void>;
 }
 
@@ -47,14 +49,17 @@ export async function startAccessCrew(mode: 'distributed' | 'standalone' = 'dist
   let url: string;
   let grpcAddress: string;
   let close: () => Promise<void>;
+  let prefix: string;
   if (mode === 'distributed') {
     const crew = await startCrew({ CO_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD });
     service = crew.service;
     url = crew.url;
     grpcAddress = crew.service.grpcAddress;
+    prefix = crew.prefix;
     close = () => crew.close();
   } else {
-    const { config, cleanup } = await testServiceConfig('crew', 'standalone', { CO_SUBJECT_PREFIX: uniqueName('t') });
+    prefix = uniqueName('t');
+    const { config, cleanup } = await testServiceConfig('crew', 'standalone', { CO_SUBJECT_PREFIX: prefix });
     service = await withEnvironment({ CO_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD }, () => startService(crewService, config));
     url = service.httpUrl;
     grpcAddress = service.grpcAddress;
@@ -64,7 +69,7 @@ export async function startAccessCrew(mode: 'distributed' | 'standalone' = 'dist
     };
   }
   const admin = await login(url, 'admin', TEST_ADMIN_PASSWORD);
-  return { service, url, grpcAddress, admin, env: { CO_CREW_URL: url, CO_CREW_GRPC_ADDRESS: grpcAddress }, close };
+  return { service, url, grpcAddress, admin, env: { CO_CREW_URL: url, CO_CREW_GRPC_ADDRESS: grpcAddress }, prefix, close };
 }
 
 export async function login(crewUrl: string, username: string, password: string): Promise<TestUser> {
@@ -84,10 +89,11 @@ export async function createUser(crew: AccessCrew, username: string): Promise<Te
   return login(crew.url, username, password);
 }
 
-/** The organization and the project (`org/project`), created unless they exist. */
+/** The organization and the project (`org/project`; `org` alone: only the organization), created unless they exist. */
 export async function ensureProject(crew: AccessCrew, project: string): Promise<void> {
   const [org, name] = project.split('/');
   await expectStatus(request(crew.url, 'POST', '/api/v1/orgs', crew.admin.token, { name: org }), [201, 409], `creating organization ${org}`);
+  if (!name) return;
   await expectStatus(request(crew.url, 'POST', `/api/v1/orgs/${org}/projects`, crew.admin.token, { name }), [201, 409], `creating project ${project}`);
 }
 
@@ -112,6 +118,12 @@ export async function addOrgMember(crew: AccessCrew, org: string, username: stri
 export async function setProjectRole(crew: AccessCrew, project: string, username: string, role: string): Promise<void> {
   const [org, name] = project.split('/');
   await expectStatus(request(crew.url, 'PUT', `/api/v1/orgs/${org}/projects/${name}/members/${username}`, crew.admin.token, { role }), [200], `making ${username} ${role} of ${project}`);
+}
+
+/** A personal API token (`cop_…`) of `user`, with all of the user's rights. */
+export async function createApiToken(crew: AccessCrew, user: TestUser, name: string): Promise<string> {
+  const created = await expectStatus(request(crew.url, 'POST', '/api/v1/tokens', user.token, { name }), [201], `creating an API token for ${user.username}`);
+  return created.token as string;
 }
 
 /** A role of crew, defined by the platform administrator. */

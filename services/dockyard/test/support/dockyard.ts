@@ -2,8 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { startService, type RunningService } from '@co/service-kit';
-import { startCrew, type TestCrew } from '../../../crew/test/support/crew';
-import { createUser as createCrewUser, login, type AccessCrew, type TestUser } from '../../../../test/support/crew-access';
+import {
+  addOrgMember,
+  addProjectMember,
+  createUser as createCrewUser,
+  ensureProject as ensureCrewProject,
+  startAccessCrew,
+  type AccessCrew,
+  type TestUser,
+} from '../../../../test/support/crew-access';
 import { withEnvironment } from '../../../../test/support/infra';
 import { testServiceConfig } from '../../../../test/support/services';
 import { dockyardService } from '../../src/dockyard.service';
@@ -27,7 +34,7 @@ export interface TestDockyard {
   serviceName: string;
   storageDir: string;
   /** The crew it asks, with the platform administrator signed in. */
-  crew: AccessCrew & { prefix: string };
+  crew: AccessCrew;
   /** Subject prefix shared by crew and dockyard on NATS. */
   prefix: string;
   /** A new user, signed in (password `<name>-password-123`). */
@@ -53,23 +60,14 @@ export interface TestDockyard {
  * Blobs go to a fresh temporary folder.
  */
 export async function startDockyard(env: Record<string, string> = {}): Promise<TestDockyard> {
-  const crewRun: TestCrew = await startCrew();
+  const crew = await startAccessCrew();
+  const admin = crew.admin;
   const storageDir = mkdtempSync(path.join(tmpdir(), 'co-dockyard-'));
   let service: RunningService | undefined;
   let cleanup: () => Promise<void> = async () => undefined;
   try {
-    const admin = await login(crewRun.url, 'admin', crewRun.adminPassword!);
-    const crew = {
-      service: crewRun.service,
-      url: crewRun.url,
-      grpcAddress: crewRun.service.grpcAddress,
-      admin,
-      env: { CO_CREW_URL: crewRun.url, CO_CREW_GRPC_ADDRESS: crewRun.service.grpcAddress },
-      prefix: crewRun.prefix,
-      close: () => crewRun.close(),
-    };
     const serviceName = 'dockyard.test';
-    const configured = await testServiceConfig('dockyard', 'distributed', { CO_SUBJECT_PREFIX: crewRun.prefix });
+    const configured = await testServiceConfig('dockyard', 'distributed', { CO_SUBJECT_PREFIX: crew.prefix });
     cleanup = configured.cleanup;
     const dockyardEnv = {
       ...crew.env,
@@ -104,22 +102,7 @@ export async function startDockyard(env: Record<string, string> = {}): Promise<T
       }
       return { status: response.status, headers: response.headers, body: parsed as T, text };
     };
-    const crewCall = async (method: string, route: string, body?: unknown) => {
-      const response = await fetch(`${crew.url}${route}`, {
-        method,
-        headers: { authorization: `Bearer ${admin.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: response.status, text: await response.text() };
-    };
-    const ensureProject = async (place: string) => {
-      const [org, project] = place.split('/');
-      const orgAnswer = await crewCall('POST', '/api/v1/orgs', { name: org });
-      if (![201, 409].includes(orgAnswer.status)) throw new Error(`creating organization ${org}: ${orgAnswer.status} ${orgAnswer.text}`);
-      if (!project) return;
-      const projectAnswer = await crewCall('POST', `/api/v1/orgs/${org}/projects`, { name: project });
-      if (![201, 409].includes(projectAnswer.status)) throw new Error(`creating project ${place}: ${projectAnswer.status} ${projectAnswer.text}`);
-    };
+    const ensureProject = (place: string) => ensureCrewProject(crew, place);
     const registryToken = async (scopes: string[], credentials?: { username: string; password: string }) => {
       const query = new URLSearchParams({ service: serviceName });
       for (const scope of scopes) query.append('scope', scope);
@@ -136,14 +119,12 @@ export async function startDockyard(env: Record<string, string> = {}): Promise<T
       serviceName,
       storageDir,
       crew,
-      prefix: crewRun.prefix,
+      prefix: crew.prefix,
       createUser: (name) => createCrewUser(crew, name),
       async addMember(place, username, role) {
-        const [org, project] = place.split('/');
         await ensureProject(place);
-        const route = project ? `/api/v1/orgs/${org}/projects/${project}/members` : `/api/v1/orgs/${org}/members`;
-        const answer = await crewCall('POST', route, { username, role });
-        if (![200, 201].includes(answer.status)) throw new Error(`adding ${username} to ${place}: ${answer.status} ${answer.text}`);
+        if (place.includes('/')) await addProjectMember(crew, place, username, role);
+        else await addOrgMember(crew, place, username, role);
       },
       ensureProject,
       async createWorkspace(name, options = {}) {
@@ -152,7 +133,7 @@ export async function startDockyard(env: Record<string, string> = {}): Promise<T
         if (org !== 'default' || project !== 'admin') await ensureProject(`${org}/${project}`);
         const answer = await call('POST', '/api/v1/workspaces', options.token ?? admin.token, { name, org, project, visibility: options.visibility ?? 'private' });
         if (answer.status !== 201) throw new Error(`creating workspace ${name}: ${answer.status} ${answer.text}`);
-        await waitForCrew(name, registryToken, crewRun.adminPassword!);
+        await waitForCrew(name, registryToken, admin.password);
         return answer.body;
       },
       call,
@@ -167,7 +148,7 @@ export async function startDockyard(env: Record<string, string> = {}): Promise<T
         await running.close();
         await cleanup();
         rmSync(storageDir, { recursive: true, force: true });
-        await crewRun.close();
+        await crew.close();
       },
     };
     return handle;
@@ -175,7 +156,7 @@ export async function startDockyard(env: Record<string, string> = {}): Promise<T
     await service?.close().catch(() => undefined);
     await cleanup().catch(() => undefined);
     rmSync(storageDir, { recursive: true, force: true });
-    await crewRun.close();
+    await crew.close();
     throw error;
   }
 }

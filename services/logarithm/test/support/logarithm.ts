@@ -2,9 +2,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { startService, type RunningService } from '@co/service-kit';
-import { startCrew, type TestCrew } from '../../../crew/test/support/crew';
-import { createUser as createCrewUser, login, type AccessCrew, type TestUser } from '../../../../test/support/crew-access';
-import { deleteStreams, withEnvironment } from '../../../../test/support/infra';
+import {
+  addOrgMember,
+  addProjectMember,
+  createApiToken,
+  createUser,
+  ensureProject,
+  startAccessCrew,
+  type AccessCrew,
+  type TestUser,
+} from '../../../../test/support/crew-access';
+import { withEnvironment } from '../../../../test/support/infra';
 import { testServiceConfig } from '../../../../test/support/services';
 import { logarithmService } from '../../src/logarithm.service';
 
@@ -38,7 +46,7 @@ export interface TestLogarithm {
   /** Subject prefix shared with crew on NATS (publish task logs under it). */
   prefix: string;
   storageDir: string;
-  crew: AccessCrew & { prefix: string };
+  crew: AccessCrew;
   users: LogarithmTestUsers;
   /** Personal API tokens (`cop_…`) of the users, created on first use. */
   apiToken(user: keyof LogarithmTestUsers): Promise<string>;
@@ -62,54 +70,32 @@ export const GLOBEX = { org: 'globex', project: 'ops' } as const;
  * variables.
  */
 export async function startLogarithm(env: Record<string, string> = {}): Promise<TestLogarithm> {
-  const crewRun: TestCrew = await startCrew();
+  const crew = await startAccessCrew();
   const storageDir = mkdtempSync(path.join(tmpdir(), 'co-logarithm-'));
   let running: RunningService | undefined;
   let cleanup: () => Promise<void> = async () => undefined;
   try {
-    const admin = await login(crewRun.url, 'admin', crewRun.adminPassword!);
-    const crew = {
-      service: crewRun.service,
-      url: crewRun.url,
-      grpcAddress: crewRun.service.grpcAddress,
-      admin,
-      env: { CO_CREW_URL: crewRun.url, CO_CREW_GRPC_ADDRESS: crewRun.service.grpcAddress },
-      prefix: crewRun.prefix,
-      close: () => crewRun.close(),
+    for (const place of [ACME, GLOBEX]) await ensureProject(crew, `${place.org}/${place.project}`);
+    const projectMember = async (name: string, place: { org: string; project: string }, role: string) => {
+      const user = await createUser(crew, name);
+      await addProjectMember(crew, `${place.org}/${place.project}`, name, role);
+      return user;
     };
-    const crewCall = async (method: string, route: string, body?: unknown, token = admin.token) => {
-      const response = await fetch(`${crew.url}${route}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      return { status: response.status, text, body: text ? JSON.parse(text) : undefined };
-    };
-    const expect = async (answer: Promise<{ status: number; text: string }>, allowed: number[], what: string) => {
-      const { status, text } = await answer;
-      if (!allowed.includes(status)) throw new Error(`${what}: crew answered ${status} ${text}`);
-    };
-    for (const place of [ACME, GLOBEX]) {
-      await expect(crewCall('POST', '/api/v1/orgs', { name: place.org }), [201, 409], `creating ${place.org}`);
-      await expect(crewCall('POST', `/api/v1/orgs/${place.org}/projects`, { name: place.project }), [201, 409], `creating ${place.org}/${place.project}`);
-    }
-    const member = async (name: string, place: { org: string; project?: string }, role: string) => {
-      const user = await createCrewUser(crew, name);
-      const route = place.project ? `/api/v1/orgs/${place.org}/projects/${place.project}/members` : `/api/v1/orgs/${place.org}/members`;
-      await expect(crewCall('POST', route, { username: name, role }), [200, 201], `making ${name} ${role}`);
+    const orgMember = async (name: string, org: string, role: string) => {
+      const user = await createUser(crew, name);
+      await addOrgMember(crew, org, name, role);
       return user;
     };
     const users: LogarithmTestUsers = {
-      admin,
-      acmeAdmin: await member('acme-admin', ACME, 'project-admin'),
-      acmeViewer: await member('acme-viewer', ACME, 'viewer'),
-      acmeOwner: await member('acme-owner', { org: ACME.org }, 'org-admin'),
-      globexAdmin: await member('globex-admin', GLOBEX, 'project-admin'),
+      admin: crew.admin,
+      acmeAdmin: await projectMember('acme-admin', ACME, 'project-admin'),
+      acmeViewer: await projectMember('acme-viewer', ACME, 'viewer'),
+      acmeOwner: await orgMember('acme-owner', ACME.org, 'org-admin'),
+      globexAdmin: await projectMember('globex-admin', GLOBEX, 'project-admin'),
     };
     const apiTokens = new Map<string, string>();
 
-    const configured = await testServiceConfig('logarithm', 'distributed', { CO_SUBJECT_PREFIX: crewRun.prefix });
+    const configured = await testServiceConfig('logarithm', 'distributed', { CO_SUBJECT_PREFIX: crew.prefix });
     cleanup = configured.cleanup;
     const baseEnv = { ...crew.env, CO_AUTHZ_CACHE_SECONDS: '0', CO_LOGARITHM_STORAGE_DIR: storageDir, ...env };
     let serviceEnv = baseEnv;
@@ -145,17 +131,16 @@ export async function startLogarithm(env: Record<string, string> = {}): Promise<
     const handle: TestLogarithm = {
       service: running,
       url,
-      prefix: crewRun.prefix,
+      prefix: crew.prefix,
       storageDir,
       crew,
       users,
       async apiToken(user) {
         const known = apiTokens.get(user);
         if (known) return known;
-        const answer = await crewCall('POST', '/api/v1/tokens', { name: `logs-${user}` }, users[user].token);
-        if (answer.status !== 201) throw new Error(`creating an API token for ${user}: crew answered ${answer.status} ${answer.text}`);
-        apiTokens.set(user, answer.body.token);
-        return answer.body.token as string;
+        const token = await createApiToken(crew, users[user], `logs-${user}`);
+        apiTokens.set(user, token);
+        return token;
       },
       call,
       async restart(extra = {}) {
@@ -168,8 +153,7 @@ export async function startLogarithm(env: Record<string, string> = {}): Promise<
         await running!.close();
         await cleanup();
         rmSync(storageDir, { recursive: true, force: true });
-        await crewRun.close();
-        await deleteStreams(crewRun.prefix).catch(() => undefined);
+        await crew.close();
       },
     };
     return handle;
@@ -177,7 +161,7 @@ export async function startLogarithm(env: Record<string, string> = {}): Promise<
     await running?.close().catch(() => undefined);
     await cleanup().catch(() => undefined);
     rmSync(storageDir, { recursive: true, force: true });
-    await crewRun.close();
+    await crew.close();
     throw error;
   }
 }
