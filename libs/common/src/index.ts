@@ -6,3 +6,4 @@ export * from './logging/logger';
 export * from './yaml/yaml-depth';
 export * from './tasks/retrying-rounds';
 export * from './crypto/sealed-json';
+export * from './http/page-query';

@@ -1,10 +1,10 @@
-import { Transform } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { PageQuery } from '@co/common';
 import { SLUG } from './component.schema';
 
 const SLUG_PATTERN = new RegExp(SLUG);
 
-export class ListComponentsQuery {
+export class ListComponentsQuery extends PageQuery {
   @IsOptional()
   @Matches(SLUG_PATTERN, { message: 'namespace must be an organization slug (like acme)' })
   @MaxLength(64)
@@ -25,18 +25,6 @@ export class ListComponentsQuery {
   @MaxLength(200, { message: 'q must be at most 200 characters' })
   q?: string;
 
-  @IsOptional()
-  @Transform(({ value }) => Number(value))
-  @IsInt({ message: 'page must be a positive integer' })
-  @Min(1, { message: 'page must be a positive integer' })
-  page?: number;
-
-  @IsOptional()
-  @Transform(({ value }) => Number(value))
-  @IsInt({ message: 'pageSize must be an integer between 1 and 100' })
-  @Min(1, { message: 'pageSize must be an integer between 1 and 100' })
-  @Max(100, { message: 'pageSize must be an integer between 1 and 100' })
-  pageSize?: number;
 }
 
 export class ResolveQuery {

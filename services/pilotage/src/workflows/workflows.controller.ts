@@ -2,9 +2,9 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req }
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Authorize, CurrentPrincipal, Public, userIdOf, type Principal } from '@co/auth';
-import { DomainError } from '@co/common';
+import { DomainError, PageQuery } from '@co/common';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsOptional, IsString, Matches } from 'class-validator';
 import { Transform } from 'class-transformer';
 import { RunsService } from '../runs/runs.service';
 import { WORKFLOW_SCHEMA } from './workflow.schema';
@@ -34,7 +34,7 @@ class DeleteQuery {
   force?: boolean;
 }
 
-class ListQuery {
+class ListQuery extends PageQuery {
   @IsOptional()
   @Matches(PROJECT, { message: 'project must look like <org>/<project>' })
   project?: string;
@@ -43,18 +43,6 @@ class ListQuery {
   @IsString()
   name?: string;
 
-  @IsOptional()
-  @Transform(({ value }) => Number(value))
-  @IsInt({ message: 'page must be a positive integer' })
-  @Min(1, { message: 'page must be a positive integer' })
-  page?: number;
-
-  @IsOptional()
-  @Transform(({ value }) => Number(value))
-  @IsInt({ message: 'pageSize must be an integer between 1 and 100' })
-  @Min(1, { message: 'pageSize must be an integer between 1 and 100' })
-  @Max(100, { message: 'pageSize must be an integer between 1 and 100' })
-  pageSize?: number;
 }
 
 class CopyBody {
