@@ -33,8 +33,8 @@ export type OfficialOutcome =
  * version line is looked up anonymously; when no version of the line pins it yet, it
  * is published as the line's next version (the first time: the line's `.0`), through
  * the same path as any publication (manifest checks, `ComponentPublished`), with the
- * platform (`system`) as publisher. Rounds repeat with a growing wait until every
- * image is there (dockyard builds them at its own start). Replicas and restarts agree:
+ * platform (`system`) as publisher. Rounds repeat with a growing wait, then every
+ * minute, so that an image dockyard builds or rebuilds later is published. Replicas and restarts agree:
  * a digest already pinned is never published again, and a version another replica
  * took at the same moment is read back, not duplicated.
  */
@@ -84,13 +84,16 @@ export class OfficialComponentsService implements OnApplicationBootstrap, Before
       if (outcome.status === 'published') this.logger.info(`published ${OFFICIAL_NAMESPACE}/${outcome.name}@${outcome.version} (${outcome.digest})`);
     }
     const waiting = outcomes.filter((outcome) => outcome.status === 'waiting').map((outcome) => (outcome.status === 'waiting' ? `${outcome.name}: ${outcome.reason}` : ''));
-    if (!waiting.length || this.rounds.isStopped) return 'done';
-    const summary = waiting.join('; ');
-    // Said once per reason: dockyard may take a while, and the rounds go on quietly.
-    if (!this.reported.has(summary)) {
-      this.reported.add(summary);
-      this.logger.info(`official components not all published yet (${summary}); trying again until dockyard holds their images`);
+    if (waiting.length) {
+      const summary = waiting.join('; ');
+      // Said once per reason: dockyard may take a while, and the rounds go on quietly.
+      if (!this.reported.has(summary)) {
+        this.reported.add(summary);
+        this.logger.info(`official components not all published yet (${summary}); trying again until dockyard holds their images`);
+      }
     }
+    // Rounds go on even when all is published: dockyard rebuilds an image when its Debian
+    // packages change (at its own start), and the new digest is the line's next version.
     return 'again';
   }
 

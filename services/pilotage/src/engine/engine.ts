@@ -313,7 +313,9 @@ export class Engine {
       this.drivers.set(streamId, new RunDriver(state, this));
     }
     await this.removeLeftovers();
-    await this.sweepWorkspaces();
+    // In the background: each volume is checked against the runs driven at its turn, and
+    // the runs to recover need not wait for a slow daemon.
+    void this.sweepWorkspaces();
     this.sweepTimer = setInterval(() => void this.sweepWorkspaces(), WORKSPACE_SWEEP_INTERVAL_MS).unref();
     await this.deps.secrets.deleteEnded(TERMINAL_RUN_STATUSES).catch((error: unknown) => {
       this.deps.logger.warn({ err: error }, 'could not delete the secrets of ended runs; retried at the next start');

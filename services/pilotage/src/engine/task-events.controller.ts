@@ -7,7 +7,7 @@ import { ConflictError, DomainError, InvalidInputError, NotFoundError } from '@c
 import { DuplicateEventError, EventStore, ProjectionRunner } from '@co/eventstore';
 import type { RunEvent } from '../runs/run.events';
 import { currentAttempt, findTask } from '../runs/run-state';
-import { maskDeep, maskList, RunSecretStore } from '../runs/run-secrets';
+import { maskDeep, maskList, maskSecretValues, RunSecretStore } from '../runs/run-secrets';
 import { RunsService } from '../runs/runs.service';
 import { tenantOf } from '../workflows/workflows.service';
 import { outputLimitViolation } from './output-parser';
@@ -90,12 +90,12 @@ export class TaskEventsController {
     const spec = run.snapshot.spec.stages.find((s) => s.name === stage)?.actions.find((a) => a.name === action);
     const declared = new Set((spec ? runnableAction(spec) : undefined)?.outputs ?? []);
     // What a component reports is recorded in events: the run's secret values never are.
-    const mask = maskList(await this.secrets.load(run.id));
+    const mask = run.snapshot.spec.secrets?.length ? maskList(await this.secrets.load(run.id)) : [];
     let event: RunEvent;
     if (message.EVENT === 'CO_TASK_RESULT') {
       const outputs: Record<string, string> = {};
       for (const [key, value] of Object.entries(message.INFO.output ?? {})) {
-        if (OUTPUT_KEY.test(key) && declared.has(key)) outputs[key] = maskDeep(typeof value === 'string' ? value : JSON.stringify(value), mask) as string;
+        if (OUTPUT_KEY.test(key) && declared.has(key)) outputs[key] = typeof value === 'string' ? maskSecretValues(value, mask) : JSON.stringify(maskDeep(value, mask));
       }
       const violation = outputLimitViolation(state.outputs, outputs);
       if (violation) throw new DomainError('TASK.OUTPUT_TOO_LARGE', `${violation}; nothing was recorded.`, 413, GrpcStatus.RESOURCE_EXHAUSTED);

@@ -36,4 +36,11 @@ describe('run secrets', () => {
     expect(maskSecretValues('password1 and pass and passport', mask)).toBe('*** and *** and ***port');
     expect(maskDeep({ out: ['x password1'], pass: 3 }, mask)).toEqual({ out: ['x ***'], '***': 3 });
   });
+
+  it('masks each line of a value with line breaks, since logs are read line by line', () => {
+    const key = '-----BEGIN KEY-----\nMIIEvQIBADANBgkq\r\nab\n-----END KEY-----';
+    const mask = maskList({ KEY: key });
+    expect(mask).toEqual([key, '-----BEGIN KEY-----', '-----END KEY-----', 'MIIEvQIBADANBgkq']);
+    expect(maskSecretValues('got MIIEvQIBADANBgkq', mask)).toBe('got ***');
+  });
 });

@@ -9,6 +9,9 @@ import type { SecretSpec } from '../workflows/workflow-definition';
  */
 export const RUN_SECRET_LIMITS = { minLength: 4, valueBytes: 4096 } as const;
 
+/** How old sealed values without a recorded run must be before they are deleted (projection lag aside). */
+const ORPHAN_AGE_MS = 60 * 60 * 1000;
+
 /**
  * The secret values of a run request, checked against what the workflow declares:
  * undeclared names, values that are not strings or break the limits, and required secrets
@@ -83,12 +86,19 @@ export class RunSecretStore {
     await this.db.query('DELETE FROM pilotage_run_secrets WHERE run_id = ?', [runId]);
   }
 
-  /** Rows of runs that have ended (an engine stopped between a run's end and the row's deletion). */
+  /**
+   * Rows of runs that have ended (an engine stopped between a run's end and the row's
+   * deletion), and rows older than an hour of runs that were never recorded (the process
+   * stopped between saving the values and recording the run request).
+   */
   async deleteEnded(terminalStatuses: readonly string[]): Promise<void> {
     await this.db.query(
       `DELETE FROM pilotage_run_secrets WHERE run_id IN (SELECT id FROM pilotage_runs WHERE status IN (${terminalStatuses.map(() => '?').join(', ')}))`,
       [...terminalStatuses],
     );
+    await this.db.query('DELETE FROM pilotage_run_secrets WHERE created_at < ? AND run_id NOT IN (SELECT id FROM pilotage_runs)', [
+      sqlTime(this.db, new Date(Date.now() - ORPHAN_AGE_MS)),
+    ]);
   }
 }
 
@@ -99,9 +109,20 @@ export function maskSecretValues(text: string, values: readonly string[]): strin
   return masked;
 }
 
-/** The values to mask, longest first. */
+/**
+ * The values to mask, longest first. Logs are read line by line, so a value with line
+ * breaks (a key file, a kubeconfig) never appears whole in one line: each of its lines
+ * long enough to mask is masked too.
+ */
 export function maskList(values: Record<string, string>): string[] {
-  return [...new Set(Object.values(values).filter((value) => value.length > 0))].sort((a, b) => b.length - a.length);
+  const masks = new Set<string>();
+  for (const value of Object.values(values)) {
+    if (value.length > 0) masks.add(value);
+    if (/[\r\n]/.test(value)) {
+      for (const line of value.split(/\r?\n|\r/)) if ([...line.trim()].length >= RUN_SECRET_LIMITS.minLength) masks.add(line);
+    }
+  }
+  return [...masks].sort((a, b) => b.length - a.length);
 }
 
 /** Every string inside a JSON value masked (keys too): for data a component reports, recorded in events. */
