@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ConfigError, wholeNumberSetting } from '@co/common';
+import { booleanSetting, ConfigError, wholeNumberSetting } from '@co/common';
 
 /** dockyard's own settings, read once at start from `CO_DOCKYARD_*`. */
 export interface DockyardSettings {
@@ -69,15 +69,8 @@ export function loadDockyardSettings(env: NodeJS.ProcessEnv, dataDir = path.reso
     uploadExpiryHours: wholeNumberSetting(env, 'CO_DOCKYARD_UPLOAD_EXPIRY_HOURS', 24, 1, 24 * 30),
     gcGraceMinutes: wholeNumberSetting(env, 'CO_DOCKYARD_GC_GRACE_MINUTES', 60, 0, 24 * 60 * 7),
     gcIntervalHours: wholeNumberSetting(env, 'CO_DOCKYARD_GC_INTERVAL_HOURS', 24, 0, 24 * 30),
-    officialImages: flag(env, 'CO_DOCKYARD_OFFICIAL_IMAGES', true),
+    officialImages: booleanSetting(env, 'CO_DOCKYARD_OFFICIAL_IMAGES', true),
   };
 }
 
 
-function flag(env: NodeJS.ProcessEnv, variable: string, fallback: boolean): boolean {
-  const raw = env[variable]?.trim().toLowerCase();
-  if (!raw) return fallback;
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  throw new ConfigError(variable, `${variable} must be true or false (got ${JSON.stringify(env[variable])})`);
-}

@@ -1,4 +1,4 @@
-import { ConfigError } from '@co/common';
+import { booleanSetting, ConfigError, wholeNumberSetting } from '@co/common';
 
 /** nucleus' own settings, read once at start from `CO_NUCLEUS_*`. */
 export interface NucleusSettings {
@@ -53,18 +53,7 @@ export function loadNucleusSettings(env: NodeJS.ProcessEnv = process.env): Nucle
       `CO_NUCLEUS_REGISTRY_HOSTS must be a comma-separated list of registry hosts like registry.example.com,127.0.0.1:5000 (got ${JSON.stringify(bad ?? rawHosts)})`,
     );
   }
-  const rawTimeout = env.CO_NUCLEUS_DOCKYARD_TIMEOUT_MS?.trim();
-  let dockyardTimeoutMs: number = NUCLEUS_DEFAULTS.dockyardTimeoutMs;
-  if (rawTimeout) {
-    dockyardTimeoutMs = Number(rawTimeout);
-    if (!/^\d+$/.test(rawTimeout) || dockyardTimeoutMs < 100 || dockyardTimeoutMs > 300_000) {
-      throw new ConfigError('CO_NUCLEUS_DOCKYARD_TIMEOUT_MS', `CO_NUCLEUS_DOCKYARD_TIMEOUT_MS must be a whole number of milliseconds from 100 to 300000 (got ${JSON.stringify(rawTimeout)})`);
-    }
-  }
-  const rawOfficial = env.CO_NUCLEUS_OFFICIAL_COMPONENTS?.trim().toLowerCase();
-  if (rawOfficial && rawOfficial !== 'true' && rawOfficial !== 'false') {
-    throw new ConfigError('CO_NUCLEUS_OFFICIAL_COMPONENTS', `CO_NUCLEUS_OFFICIAL_COMPONENTS must be true or false (got ${JSON.stringify(env.CO_NUCLEUS_OFFICIAL_COMPONENTS)})`);
-  }
-  const officialComponents = rawOfficial ? rawOfficial === 'true' : NUCLEUS_DEFAULTS.officialComponents;
+  const dockyardTimeoutMs = wholeNumberSetting(env, 'CO_NUCLEUS_DOCKYARD_TIMEOUT_MS', NUCLEUS_DEFAULTS.dockyardTimeoutMs, 100, 300_000);
+  const officialComponents = booleanSetting(env, 'CO_NUCLEUS_OFFICIAL_COMPONENTS', NUCLEUS_DEFAULTS.officialComponents);
   return { dockyardUrl, registryHosts, dockyardTimeoutMs, officialComponents };
 }

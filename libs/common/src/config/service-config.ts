@@ -41,6 +41,15 @@ export function wholeNumberSetting(env: NodeJS.ProcessEnv, variable: string, fal
   return value;
 }
 
+/** A true/false setting of a service's own: unset or empty gives `fallback`; `true`/`false` in any case; anything else is a ConfigError. */
+export function booleanSetting(env: NodeJS.ProcessEnv, variable: string, fallback: boolean): boolean {
+  const raw = env[variable]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(variable, `${variable} must be true or false (got ${JSON.stringify(env[variable])})`);
+}
+
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
 

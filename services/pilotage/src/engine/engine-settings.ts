@@ -120,13 +120,7 @@ export function loadEngineSettings(env: NodeJS.ProcessEnv = process.env): Engine
   if (dockerHost && !/^(unix|tcp|http):\/\/.+/.test(dockerHost)) {
     throw new ConfigError('DOCKER_HOST', `DOCKER_HOST=${dockerHost}: must be unix:///path/to/socket or tcp://host:port`);
   }
-  const nucleusGrpcAddress = env.CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS || NUCLEUS_GRPC_DEFAULT;
-  if (!/^[^\s/:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(nucleusGrpcAddress) || Number(nucleusGrpcAddress.slice(nucleusGrpcAddress.lastIndexOf(':') + 1)) > 65535) {
-    throw new ConfigError(
-      'CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS',
-      `CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS must be nucleus' gRPC host:port, e.g. ${NUCLEUS_GRPC_DEFAULT} (got ${JSON.stringify(nucleusGrpcAddress)})`,
-    );
-  }
+  const nucleusGrpcAddress = grpcAddress(env, 'CO_PILOTAGE_NUCLEUS_GRPC_ADDRESS', NUCLEUS_GRPC_DEFAULT, "nucleus'");
   const logarithmUrl = httpUrl(env, 'CO_PILOTAGE_LOGARITHM_URL', LOGARITHM_URL_DEFAULT);
   return {
     dockerHost,
