@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { checkRunSecrets, maskDeep, maskList, maskSecretValues, openSecrets, RUN_SECRET_LIMITS, sealSecrets } from './run-secrets';
+import { checkRunSecrets, maskDeep, maskList, maskSecretValues, RUN_SECRET_LIMITS } from './run-secrets';
 
 describe('run secrets', () => {
   const declared = [{ name: 'TOKEN', required: true }, { name: 'OPTIONAL' }];
@@ -21,14 +20,6 @@ describe('run secrets', () => {
     expect(() => checkRunSecrets(declared, { TOKEN: 'x'.repeat(RUN_SECRET_LIMITS.valueBytes + 1) })).toThrow(/TOKEN is longer than 4096 bytes/);
   });
 
-  it('seals with AES-256-GCM bound to the run', () => {
-    const key = randomBytes(32);
-    const sealed = sealSecrets(key, 'run-1', { TOKEN: 'hunter22' });
-    expect(sealed).not.toContain('hunter22');
-    expect(openSecrets(key, 'run-1', sealed)).toEqual({ TOKEN: 'hunter22' });
-    expect(() => openSecrets(key, 'run-2', sealed)).toThrow();
-    expect(() => openSecrets(randomBytes(32), 'run-1', sealed)).toThrow();
-  });
 
   it('masks longest values first, and every string of a JSON value', () => {
     const mask = maskList({ A: 'pass', B: 'password1', C: 'pass' });

@@ -46,17 +46,8 @@ export function checkRunSecrets(declared: SecretSpec[] | undefined, given: Recor
   return values;
 }
 
-/** Sealed with AES-256-GCM (`sealJson`), bound to the run: a row copied to another run does not open. */
-export function sealSecrets(key: Buffer, runId: string, values: Record<string, string>): string {
-  return sealJson(key, runId, values);
-}
-
-export function openSecrets(key: Buffer, runId: string, sealed: string): Record<string, string> {
-  return openJson(key, runId, sealed) as Record<string, string>;
-}
-
 /**
- * The secret values of runs that have not ended, encrypted at rest in
+ * The secret values of runs that have not ended, sealed (`sealJson`, bound to the run id) in
  * `pilotage_run_secrets` (the key is in `pilotage_settings`, made once), so that an engine
  * that restarts mid-run, and retries, still have them. The engine deletes a run's row when
  * the run ends; events only ever hold secret names.
@@ -71,7 +62,7 @@ export class RunSecretStore {
     if (Object.keys(values).length === 0) return;
     await this.db.query('INSERT INTO pilotage_run_secrets (run_id, sealed, created_at) VALUES (?, ?, ?)', [
       runId,
-      sealSecrets(this.key, runId, values),
+      sealJson(this.key, runId, values),
       sqlTime(this.db, new Date()),
     ]);
   }
@@ -79,7 +70,7 @@ export class RunSecretStore {
   /** The run's values; {} when it was given none (or they were deleted at its end). */
   async load(runId: string): Promise<Record<string, string>> {
     const rows = await this.db.query<{ sealed: string }[]>('SELECT sealed FROM pilotage_run_secrets WHERE run_id = ?', [runId]);
-    return rows.length ? openSecrets(this.key, runId, rows[0].sealed) : {};
+    return rows.length ? (openJson(this.key, runId, rows[0].sealed) as Record<string, string>) : {};
   }
 
   async delete(runId: string): Promise<void> {
