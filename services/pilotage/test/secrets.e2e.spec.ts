@@ -1,3 +1,5 @@
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { NATS_URL, eventually } from '../../../test/support/infra';
 import { RunSecretStore } from '../src/runs/run-secrets';
@@ -127,29 +129,85 @@ describe('run secrets on Podman', () => {
   });
 
   it('runs when the log service is unreachable, warns without the values, and registers the masks once it answers', async () => {
-    const probe = await startFakeLogMasks();
-    const port = Number(probe.address.split(':')[1]);
-    await probe.close();
-    const isolated = await startPilotage({}, 'distributed', { CO_PILOTAGE_LOGARITHM_GRPC_ADDRESS: `127.0.0.1:${port}` }, pilotage.crew, { captureLogs: true });
+    // The port stays taken (connections dropped: logarithm does not answer) until the late stand-in binds it.
+    const holder = await holdPort();
+    const isolated = await startPilotage({}, 'distributed', { CO_PILOTAGE_LOGARITHM_GRPC_ADDRESS: `127.0.0.1:${holder.port}` }, pilotage.crew, { captureLogs: true });
+    const gate = await startGate();
     let late: FakeLogMasks | undefined;
     try {
+      // The task runs until the test opens the gate, which it does once the masks arrived late.
+      const waitForGate = `i=0; until wget -q -O /dev/null ${gate.url}; do i=$((i+1)); [ $i -lt 450 ] || exit 3; sleep 0.2; done`;
       const created = await call(
         isolated.url,
         'POST',
         '/api/v1/workflows',
-        workflow('masks-later', [{ name: 's', actions: [sh('slow', 'echo "got $T"; sleep 6', { env: { T: '${{ secrets.TOKEN }}' } })] }], { secrets: SECRETS }),
+        workflow('masks-later', [{ name: 's', actions: [sh('slow', `echo "got $T"; ${waitForGate}`, { env: { T: '${{ secrets.TOKEN }}' } })] }], { secrets: SECRETS }),
       );
       const started = await call(isolated.url, 'POST', `/api/v1/workflows/${created.body.id}/runs`, { secrets: { TOKEN: SECRET } });
       expect(started.status).toBe(201);
+      const runId = started.body.id;
       await eventually(async () => isolated.logs.some((line) => line.includes('could not register the run')), 15_000, 'a warning about the masks');
-      late = await startFakeLogMasks(port);
-      const run = await finishedRun(isolated.url, started.body.id);
+      await holder.close();
+      late = await startFakeLogMasksOn(holder.port);
+      const arrived = late;
+      await eventually(async () => arrived.received.some((masks) => masks.run === runId), 60_000, 'the masks registered by a retry');
+      const stillRunning = await call(isolated.url, 'GET', `/api/v1/runs/${runId}`);
+      expect(stillRunning.body.status).toBe('running');
+      gate.open();
+      const run = await finishedRun(isolated.url, runId);
       expect(run.status).toBe('succeeded');
       expect(late.received).toContainEqual({ org: 'default', project: 'admin', run: run.id, values: [SECRET] });
       expect(JSON.stringify(isolated.logs)).not.toContain(SECRET);
     } finally {
+      gate.open();
       await isolated.close();
+      await gate.close();
+      await holder.close();
       await late?.close();
     }
   });
 });
+
+/** A port kept taken by a server that drops every connection, until `close()`. */
+async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createNetServer((socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
+  };
+}
+
+/** The log mask stand-in on `port`, tried again for a while if something else holds the port for a moment. */
+async function startFakeLogMasksOn(port: number): Promise<FakeLogMasks> {
+  for (let tries = 1; ; tries += 1) {
+    try {
+      return await startFakeLogMasks(port);
+    } catch (error) {
+      if (tries >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/** An HTTP endpoint that answers 503 until `open()`, then 200: what a task polls to know it may end. */
+async function startGate(): Promise<{ url: string; open(): void; close(): Promise<void> }> {
+  let opened = false;
+  const server = createHttpServer((_request, response) => {
+    response.writeHead(opened ? 200 : 503).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/gate`,
+    open: () => (opened = true),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -25,6 +25,21 @@ describe('RetryingRounds', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 
+  it('waits before the first round when asked (the caller made the first attempt)', async () => {
+    const startedAt: number[] = [];
+    const rounds = new RetryingRounds(
+      async () => {
+        startedAt.push(Date.now());
+        return startedAt.length < 3 ? 'again' : 'done';
+      },
+      { firstMs: 100, longestMs: 1_000, onError: () => undefined },
+    );
+    const t0 = Date.now();
+    rounds.start({ waitFirst: true });
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(startedAt.map((at) => at - t0)).toEqual([100, 300, 700]);
+  });
+
   it('stops: no round after stop(), and stop() waits for the one in progress', async () => {
     let finish!: () => void;
     let rounds = 0;

@@ -30,8 +30,11 @@ export class RetryingRounds {
     return this.stopped;
   }
 
-  start(): void {
-    this.schedule(0, this.options.firstMs);
+  /** The first round at once, or after `firstMs` when the caller already made a first attempt itself. */
+  start(options: { waitFirst?: boolean } = {}): void {
+    const first = this.options.firstMs;
+    if (options.waitFirst) this.schedule(first, Math.min(first * 2, this.options.longestMs));
+    else this.schedule(0, first);
   }
 
   async stop(): Promise<void> {

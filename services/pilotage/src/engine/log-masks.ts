@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
+import { RetryingRounds } from '@co/common';
 import { protoFile } from '@co/proto';
 import { injectTraceHeaders } from '@co/telemetry';
 
@@ -86,8 +87,8 @@ const RETRY_MAX_MS = 60_000;
  * registration is retried in the background until it succeeds or the run ends.
  */
 export class LogMaskRegistrar {
-  private readonly retries = new Map<string, NodeJS.Timeout>();
-  private readonly active = new Set<string>();
+  /** Per run being registered: what stands for its current registration, and its background retries once the first attempt failed. */
+  private readonly registrations = new Map<string, { retries?: RetryingRounds }>();
 
   constructor(
     private readonly registry: LogMaskRegistry,
@@ -98,40 +99,51 @@ export class LogMaskRegistrar {
   async register(masks: RunMasks): Promise<void> {
     if (masks.values.length === 0) return;
     this.forget(masks.run);
-    this.active.add(masks.run);
-    await this.attempt(masks, RETRY_FIRST_MS);
+    const registration: { retries?: RetryingRounds } = {};
+    this.registrations.set(masks.run, registration);
+    try {
+      await this.registry.registerRunMasks(masks);
+    } catch (error) {
+      // The run ended, or a newer registration took over, while this attempt was under way.
+      if (this.registrations.get(masks.run) !== registration) return;
+      this.warn(masks.run, error, RETRY_FIRST_MS);
+      registration.retries = this.retries(masks);
+      // register() made the first attempt: the first retry waits.
+      registration.retries.start({ waitFirst: true });
+      return;
+    }
+    if (this.registrations.get(masks.run) === registration) this.registrations.delete(masks.run);
   }
 
   /** Stops retrying for a run (it ended, or the engine stops). */
   forget(run: string): void {
-    this.active.delete(run);
-    clearTimeout(this.retries.get(run));
-    this.retries.delete(run);
+    void this.registrations.get(run)?.retries?.stop();
+    this.registrations.delete(run);
   }
 
   close(): void {
-    for (const run of [...this.retries.keys()]) this.forget(run);
+    for (const run of [...this.registrations.keys()]) this.forget(run);
     this.registry.close();
   }
 
-  private async attempt(masks: RunMasks, delayMs: number): Promise<void> {
-    if (!this.active.has(masks.run)) return;
-    try {
-      await this.registry.registerRunMasks(masks);
-      if (delayMs > RETRY_FIRST_MS) this.logger.info({ run: masks.run }, 'registered the run\'s secret masks with logarithm after retrying');
-    } catch (error) {
-      if (!this.active.has(masks.run)) return;
-      this.logger.warn(
-        { run: masks.run, retryInMs: delayMs, reason: (error as Error).message },
-        'could not register the run\'s secret masks with logarithm; task lines are masked by pilotage anyway; retrying',
-      );
-      const timer = setTimeout(() => {
-        if (this.retries.get(masks.run) !== timer) return;
-        this.retries.delete(masks.run);
-        void this.attempt(masks, Math.min(delayMs * 2, RETRY_MAX_MS));
-      }, delayMs);
-      timer.unref();
-      this.retries.set(masks.run, timer);
-    }
+  private retries(masks: RunMasks): RetryingRounds {
+    const rounds: RetryingRounds = new RetryingRounds(
+      async () => {
+        await this.registry.registerRunMasks(masks);
+        if (rounds.isStopped) return 'done';
+        this.logger.info({ run: masks.run }, "registered the run's secret masks with logarithm after retrying");
+        if (this.registrations.get(masks.run)?.retries === rounds) this.registrations.delete(masks.run);
+        return 'done';
+      },
+      { firstMs: RETRY_FIRST_MS, longestMs: RETRY_MAX_MS, onError: (error, waitMs) => this.warn(masks.run, error, waitMs) },
+    );
+    return rounds;
+  }
+
+  private warn(run: string, error: unknown, retryInMs: number): void {
+    this.logger.warn(
+      { run, retryInMs, reason: (error as Error).message },
+      "could not register the run's secret masks with logarithm; task lines are masked by pilotage anyway; retrying",
+    );
   }
 }

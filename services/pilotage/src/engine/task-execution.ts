@@ -73,8 +73,13 @@ export class TaskExecution {
   private pending: TaskLogLine[] = [];
   private flushTimer?: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
+  /** The log reader waits for room in the store's queue (the bus is slow or away). */
+  private waitingForStore = false;
   private readonly task: string;
+  /** Ends the log stream (detached, or a stream left open after the container exited). */
   private readonly abort = new AbortController();
+  /** Aborted when the engine lets go of the task: nothing waits for the store any longer. */
+  private readonly detaching = new AbortController();
   /** Secret values of the run, longest first: replaced by `***` in every line, output and reason this task records. */
   private mask: string[] = [];
   private readonly secretsReady: Promise<Record<string, string>>;
@@ -109,6 +114,7 @@ export class TaskExecution {
   /** Lets go of the container without stopping it; nothing more is recorded. */
   detach(): void {
     this.detached = true;
+    this.detaching.abort();
     this.abort.abort();
   }
 
@@ -283,10 +289,13 @@ export class TaskExecution {
     for (;;) {
       await pause(LOG_CHECK_MS);
       if (ended) return done;
+      // A reader held back by the store has not had its chance to drain the stream yet.
+      if (this.waitingForStore) continue;
       const info = await this.context.runtime.inspect(id).catch(() => undefined);
       if (info && info.state !== 'exited') continue;
       await pause(LOG_DRAIN_MS);
       if (ended) return done;
+      if (this.waitingForStore) continue;
       this.abort.abort();
       this.engineLine(`the log stream stayed open ${LOG_DRAIN_MS} ms after the container exited; stopped reading it`, 'stderr');
       return done;
@@ -391,8 +400,18 @@ export class TaskExecution {
         time: Math.abs(Date.now() - line.time.getTime()) < 1500 ? new Date() : line.time,
         text: line.text,
       });
+      // Back-pressure: while the store's queue is full the stream is not read on (the
+      // container engine keeps the output meanwhile), so memory stays bounded.
+      if (this.pending.length >= LOG_FLUSH_LINES) {
+        this.waitingForStore = true;
+        try {
+          await this.whileAttached(this.flush());
+        } finally {
+          this.waitingForStore = false;
+        }
+      }
     }
-    await this.flush();
+    await this.whileAttached(this.flush());
   }
 
   private engineLine(text: string, stream: 'stdout' | 'stderr' = 'stdout'): void {
@@ -408,10 +427,10 @@ export class TaskExecution {
     });
   }
 
+  /** Collects a line; a timer hands it over soon, or the log reader at LOG_FLUSH_LINES (waiting for room). */
   private push(line: TaskLogLine): void {
     this.pending.push(line);
-    if (this.pending.length >= LOG_FLUSH_LINES) void this.flush();
-    else this.flushTimer ??= setTimeout(() => void this.flush(), LOG_FLUSH_MS);
+    this.flushTimer ??= setTimeout(() => void this.flush(), LOG_FLUSH_MS);
   }
 
   private flush(): Promise<void> {
@@ -448,7 +467,8 @@ export class TaskExecution {
     if (this.detached) throw new DetachedError();
     if (reason) reason = this.masked(reason);
     if (reason && outcome !== 'succeeded') this.engineLine(reason, 'stderr');
-    await this.flush();
+    await this.logsPublished();
+    if (this.detached) throw new DetachedError();
     await this.context.record([
       ...before,
       {
@@ -456,6 +476,50 @@ export class TaskExecution {
         data: { ...this.ref, outcome, ...(exitCode === undefined ? {} : { exitCode }), ...(reason ? { reason } : {}), at: new Date().toISOString() },
       },
     ]);
+  }
+
+  /**
+   * Hands the last lines over and waits until the bus acknowledged every line of this
+   * attempt, at most the store's drain time. Until the end is recorded, an engine that
+   * crashes leaves the task running: the next one adopts the container and replays its
+   * log under the same keys. Once it is recorded the container is removed and its lines
+   * live only in the store's memory.
+   */
+  private async logsPublished(): Promise<void> {
+    const drainMs = this.context.logs.drainMs;
+    const deadline = Date.now() + drainMs;
+    const handedOver = await this.whileAttached(this.flush(), drainMs);
+    const acknowledged =
+      handedOver &&
+      (await this.context.logs.acknowledged(
+        { runId: this.context.state().id, task: this.task, attempt: this.ref.attempt },
+        { timeoutMs: Math.max(0, deadline - Date.now()), signal: this.detaching.signal },
+      ));
+    if (!acknowledged && !this.detached) {
+      this.context.logger.warn(
+        { task: this.task, attempt: this.ref.attempt, waitedMs: drainMs },
+        'the bus did not acknowledge all task log lines in time; recording the end of the task anyway (lines still queued are lost if the engine stops before they are published)',
+      );
+    }
+  }
+
+  /** Resolves `true` once `work` is done, `false` once the task is detached or `timeoutMs` passed. */
+  private async whileAttached(work: Promise<unknown>, timeoutMs?: number): Promise<boolean> {
+    const signal = this.detaching.signal;
+    if (signal.aborted) return false;
+    let timer: NodeJS.Timeout | undefined;
+    let abandon: (() => void) | undefined;
+    const cut = new Promise<false>((resolve) => {
+      abandon = () => resolve(false);
+      signal.addEventListener('abort', abandon, { once: true });
+      if (timeoutMs !== undefined) timer = setTimeout(abandon, timeoutMs).unref();
+    });
+    try {
+      return await Promise.race([work.then(() => true as const), cut]);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', abandon!);
+    }
   }
 
   private masked(text: string): string {
