@@ -8,8 +8,5 @@ import { runsParts } from './runs/runs.parts';
 import { storageParts } from './storage/storage.parts';
 import { tailParts } from './tail/tail.parts';
 
-/**
- * logarithm's areas, each adding its controllers, providers, migrations and projections.
- * masking comes after storage: its LogMasker provider replaces the one storage names.
- */
+/** logarithm's areas, each adding its controllers, providers, migrations and projections. */
 export const LOGARITHM_PARTS: LogarithmParts[] = [storageParts, maskingParts, accessParts, ingestParts, queryParts, retentionParts, runsParts, tailParts];

@@ -22,11 +22,12 @@ describe('logarithm: runs followed from pilotage', () => {
   let logs: TestLogarithm;
   let nats: NatsConnection;
 
-  async function publish(streamId: string, type: string, data: Record<string, unknown>, id = randomUUID()) {
+  /** Publishes one of pilotage's events; `msgID` (JetStream's de-duplication key) is the event's id unless given. */
+  async function publish(streamId: string, type: string, data: Record<string, unknown>, id = randomUUID(), msgID = id) {
     const envelope = { position: 1, id, streamId, streamVersion: 1, type, schemaVersion: 1, data, metadata: {}, service: 'pilotage', occurredAt: new Date().toISOString() };
     const headers = natsHeaders();
     headers.set('Co-Event-Type', type);
-    await nats.jetstream().publish(`${logs.prefix}.pilotage.run.${type}`, new TextEncoder().encode(JSON.stringify(envelope)), { msgID: id, headers });
+    await nats.jetstream().publish(`${logs.prefix}.pilotage.run.${type}`, new TextEncoder().encode(JSON.stringify(envelope)), { msgID, headers });
   }
 
   beforeAll(async () => {
@@ -58,6 +59,14 @@ describe('logarithm: runs followed from pilotage', () => {
     expect(ended.events).toEqual([{ event: 'end', data: { run, outcome: 'failed', endedAt: expect.any(String) } }]);
     const stranger = await readStream(`${logs.url}/api/v1/runs/${run}/logs/stream`, logs.users.globexAdmin.token);
     expect(stranger.status).toBe(404);
+    // The run is acme/web's for every path: queries answer it (empty), and no other project may push lines of it.
+    const read = await logs.call('GET', `/api/v1/runs/${run}/logs`, logs.users.acmeViewer.token);
+    expect(read.status).toBe(200);
+    expect(read.body).toEqual({ lines: [] });
+    expect((await logs.call('GET', `/api/v1/runs/${run}/logs`, logs.users.globexAdmin.token)).status).toBe(404);
+    const stolen = await logs.call('POST', '/api/v1/logs/push', logs.users.globexAdmin.token, { streams: [{ stream: { org: 'globex', project: 'ops', run }, values: [['1772366400000000000', 'theirs']] }] });
+    expect(stolen.status).toBe(409);
+    expect(stolen.body.error.code).toBe('LOGS.RUN_OF_OTHER_PROJECT');
   });
 
   it('ignores a run request without a valid project, and absorbs a redelivered one', async () => {
@@ -68,7 +77,8 @@ describe('logarithm: runs followed from pilotage', () => {
     const other = randomUUID();
     const otherStream = `run-${randomUUID()}.1`;
     await publish(otherStream, 'RunRequested', { runId: other, workflowId: 'wf', project: `${ACME.org}/${ACME.project}`, number: 1 }, requested);
-    await publish(otherStream, 'RunRequested', { runId: other, workflowId: 'wf', project: `${ACME.org}/${ACME.project}`, number: 1 }, requested);
+    // The same event published again past JetStream's de-duplication (a new message id): logarithm must absorb it.
+    await publish(otherStream, 'RunRequested', { runId: other, workflowId: 'wf', project: `${ACME.org}/${ACME.project}`, number: 1 }, requested, randomUUID());
     await publish(otherStream, 'RunStopped', { at: new Date().toISOString() });
     const stopped = await eventually(
       async () => {
@@ -81,5 +91,8 @@ describe('logarithm: runs followed from pilotage', () => {
     expect(stopped.events).toEqual([{ event: 'end', data: { run: other, outcome: 'stopped', endedAt: expect.any(String) } }]);
     // Consumed in order: the invalid request came first, and left the run unknown.
     expect((await readStream(`${logs.url}/api/v1/runs/${run}/logs/stream`, logs.users.acmeViewer.token)).status).toBe(404);
+    const db = logs.service.runtime.db;
+    expect(await db.query('SELECT stream_id FROM logarithm_runs WHERE stream_id = ? OR run_id = ?', [streamId, run])).toEqual([]);
+    expect(await db.query('SELECT run_id, org, project, outcome FROM logarithm_runs WHERE stream_id = ?', [otherStream])).toEqual([{ run_id: other, org: 'acme', project: 'web', outcome: 'stopped' }]);
   });
 });

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { EVENT_BUS, type BusSubscription, type DeliveredMessage, type EventBus } from '@co/bus';
 import { InvalidInputError } from '@co/common';
 import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
-import { SLUG, type IncomingLogLine, type LogLabels } from '../storage/log-line';
+import { LINE_LIMITS, parseProject, splitTask, type IncomingLogLine, type LogLabels } from '../storage/log-line';
 import { LogStore } from '../storage/log-store';
 import { nanos, plainLines } from './push-lines';
 
@@ -22,11 +22,6 @@ const MESSAGES_PER_APPEND = 20;
  * Lines are ordered by their timestamps and sequence numbers, not by message order.
  */
 const PULLERS = 3;
-
-/** The subject build and service logs are published on: `<prefix>.logs.<org>.<project>.<source>`. */
-export function logsSubject(prefix: string, org: string, project: string, source: string): string {
-  return `${prefix}.logs.${org}.${project}.${source}`;
-}
 
 interface TaskLogMessage {
   runId: string;
@@ -90,39 +85,42 @@ export class BusIngest implements OnApplicationBootstrap, OnModuleDestroy {
 export function taskLogLines(message: DeliveredMessage): IncomingLogLine[] {
   const data = message.data as TaskLogMessage;
   if (!data || typeof data.runId !== 'string' || typeof data.project !== 'string' || !Array.isArray(data.lines)) {
-    throw new InvalidInputError('LOGS.INVALID_TASKLOG', 'A task log message carries runId, project and lines.');
+    throw invalidTaskLog('A task log message carries runId, project and lines.');
   }
   // pilotage names projects `org/project`; the tenant header names the organization too.
-  const slash = data.project.indexOf('/');
-  const org = slash > 0 ? data.project.slice(0, slash) : (message.headers['Co-Tenant'] ?? '');
-  const project = slash > 0 ? data.project.slice(slash + 1) : data.project;
-  if (!SLUG.test(org) || !SLUG.test(project)) {
-    throw new InvalidInputError('LOGS.INVALID_TASKLOG', `A task log message names its project as org/project (got ${JSON.stringify(data.project)}).`);
+  const place = parseProject(data.project.includes('/') ? data.project : `${message.headers['Co-Tenant'] ?? ''}/${data.project}`);
+  if (!place) throw invalidTaskLog(`A task log message names its project as org/project (got ${JSON.stringify(data.project.slice(0, 200))}).`);
+  if (!data.runId || data.runId.length > LINE_LIMITS.indexedLabelChars) throw invalidTaskLog(`A task log message's runId is 1 to ${LINE_LIMITS.indexedLabelChars} characters.`);
+  const workflow = data.workflowId;
+  if (workflow !== undefined && (typeof workflow !== 'string' || workflow.length > LINE_LIMITS.labelValueChars)) {
+    throw invalidTaskLog(`A task log message's workflowId is a string of at most ${LINE_LIMITS.labelValueChars} characters.`);
   }
   const times = new Map<string, bigint>();
   // One labels object per (task, attempt, stream, source): the store serializes each once per frame.
   const labelSets = new Map<string, LogLabels>();
   const originKeys = new Map<string, string>();
-  return data.lines.map((line) => {
+  return data.lines.map((line, index) => {
+    checkTaskLogLine(line, index);
     let ts = times.get(line.time);
     if (ts === undefined) {
-      ts = nanos(line.time, 'time');
+      ts = taskLogTime(line.time, index);
       times.set(line.time, ts);
     }
     const labelKey = `${line.task}\u0000${line.attempt}\u0000${line.stream}\u0000${line.source}`;
-    const dot = line.task.indexOf('.');
-    const labels: LogLabels = labelSets.get(labelKey) ?? {
-      org,
-      project,
-      ...(data.workflowId ? { workflow: data.workflowId } : {}),
-      run: data.runId,
-      task: line.task,
-      ...(dot > 0 ? { stage: line.task.slice(0, dot), action: line.task.slice(dot + 1) } : {}),
-      attempt: String(line.attempt),
-      stream: line.stream,
-      source: line.source,
-    };
-    labelSets.set(labelKey, labels);
+    let labels = labelSets.get(labelKey);
+    if (!labels) {
+      labels = {
+        ...place,
+        ...(workflow ? { workflow } : {}),
+        run: data.runId,
+        task: line.task,
+        ...splitTask(line.task),
+        attempt: String(line.attempt),
+        stream: line.stream,
+        source: line.source,
+      };
+      labelSets.set(labelKey, labels);
+    }
     let originKey = originKeys.get(labelKey);
     if (originKey === undefined) {
       originKey = `tasklog/${data.runId}/${line.task}/${line.attempt}/${line.source}`;
@@ -130,6 +128,34 @@ export function taskLogLines(message: DeliveredMessage): IncomingLogLine[] {
     }
     return { ts, labels, text: line.text, origin: { key: originKey, position: line.seq } };
   });
+}
+
+/** A line the store can take: checked here, so that one bad message fails alone, not the group commit it would join. */
+function checkTaskLogLine(line: TaskLogMessage['lines'][number], index: number): void {
+  const problem = (what: string) => invalidTaskLog(`Line ${index + 1} of a task log message: ${what}.`);
+  if (typeof line !== 'object' || line === null) throw problem('must be an object');
+  if (typeof line.text !== 'string') throw problem('text must be a string');
+  if (!Number.isSafeInteger(line.seq)) throw problem('seq must be a whole number');
+  if (line.stream !== 'stdout' && line.stream !== 'stderr') throw problem('stream must be stdout or stderr');
+  if (!Number.isSafeInteger(line.attempt) || line.attempt < 0) throw problem('attempt must be a whole number');
+  if (typeof line.task !== 'string' || !splitTask(line.task) || line.task.length > LINE_LIMITS.indexedLabelChars) {
+    throw problem(`task must be <stage>.<action>, at most ${LINE_LIMITS.indexedLabelChars} characters`);
+  }
+  if (typeof line.source !== 'string' || !line.source || line.source.length > LINE_LIMITS.indexedLabelChars) {
+    throw problem(`source must be a name of 1 to ${LINE_LIMITS.indexedLabelChars} characters`);
+  }
+}
+
+function taskLogTime(value: unknown, index: number): bigint {
+  try {
+    return nanos(value, 'time');
+  } catch {
+    throw invalidTaskLog(`Line ${index + 1} of a task log message: time must be an RFC 3339 time or unix nanoseconds.`);
+  }
+}
+
+function invalidTaskLog(message: string): InvalidInputError {
+  return new InvalidInputError('LOGS.INVALID_TASKLOG', message);
 }
 
 /** `<prefix>.logs.<org>.<project>.<source>` with `{"lines":[{ts, labels, text, position?}], "key"?}`. */

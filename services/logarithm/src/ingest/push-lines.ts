@@ -1,4 +1,4 @@
-import { LABEL_NAME, LINE_LIMITS, SLUG, type IncomingLogLine, type LogLabels } from '../storage/log-line';
+import { INDEXED_LABELS, LABEL_NAME, LINE_LIMITS, SLUG, splitTask, type IncomingLogLine, type LogLabels } from '../storage/log-line';
 import { invalidPush } from './push-errors';
 
 /** Limits of one push request besides its size. */
@@ -81,18 +81,18 @@ export function checkLabels(value: unknown, where: string, defaultSource: string
     }
     labels[name] = text;
   }
+  for (const name of INDEXED_LABELS) {
+    // Stored in indexed columns: a longer value would fail the whole group commit, other clients' lines included.
+    if ((labels[name]?.length ?? 0) > LINE_LIMITS.indexedLabelChars) {
+      throw invalidPush(`${where}.${name}`, `the ${INDEXED_LABELS.join(', ')} labels are at most ${LINE_LIMITS.indexedLabelChars} characters; shorten the value`);
+    }
+  }
   for (const name of ['org', 'project'] as const) {
     if (!labels[name] || !SLUG.test(labels[name])) throw invalidPush(`${where}.${name}`, `every stream names its ${name === 'org' ? 'organization' : 'project'} by its slug in the "${name}" label`);
   }
   if (labels.stream !== undefined && labels.stream !== 'stdout' && labels.stream !== 'stderr') throw invalidPush(`${where}.stream`, 'must be stdout or stderr');
   labels.source ??= defaultSource;
-  if (labels.task && labels.stage === undefined && labels.action === undefined) {
-    const dot = labels.task.indexOf('.');
-    if (dot > 0) {
-      labels.stage = labels.task.slice(0, dot);
-      labels.action = labels.task.slice(dot + 1);
-    }
-  }
+  if (labels.task && labels.stage === undefined && labels.action === undefined) Object.assign(labels, splitTask(labels.task));
   return labels as LogLabels;
 }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } fro
 import { ConflictError, InvalidInputError, CommonErrorCodes } from '@co/common';
 import { Database, sqlTime } from '@co/eventstore';
 import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
-import { RunEnds } from '../runs/run-ends';
+import { RUN_ID, RunEnds } from '../runs/run-ends';
 import { SLUG } from '../storage/log-line';
 import { LogMasker, MIN_MASK_LENGTH } from './log-masker';
 import { maskCipher, type MaskCipher } from './mask-cipher';
@@ -19,8 +19,6 @@ export const MASK_LIMITS = {
 const REFRESH_MS = 5000;
 /** How often masks of runs that ended long enough ago are dropped. */
 const CLEANUP_MS = 10 * 60_000;
-
-const RUN_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export interface RunMaskRequest {
   org: string;
@@ -49,7 +47,11 @@ export class RunMasks implements OnModuleInit, OnApplicationShutdown {
   private refreshTimer?: NodeJS.Timeout;
   private cleanupTimer?: NodeJS.Timeout;
   private seen = '';
-  private registering: Promise<unknown> = Promise.resolve();
+  /**
+   * Registrations and reloads, one at a time: a reload whose SELECT ran before a
+   * registration committed would otherwise drop that run's fresh masks until the next one.
+   */
+  private changes: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
   constructor(
@@ -64,7 +66,7 @@ export class RunMasks implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     this.cipher = await maskCipher(this.db);
     await this.dropEnded();
-    await this.reload();
+    await this.load();
     this.refreshTimer = setInterval(() => void this.refresh(), REFRESH_MS);
     this.refreshTimer.unref();
     this.cleanupTimer = setInterval(() => void this.dropEnded().catch((error: unknown) => this.runtime.logger.warn({ err: error }, 'dropping masks of ended runs failed')), CLEANUP_MS);
@@ -83,9 +85,13 @@ export class RunMasks implements OnModuleInit, OnApplicationShutdown {
 
   /** Adds `values` to the run's masks; answers how many the run has. Refused as a whole when one value is not acceptable. */
   register(request: RunMaskRequest): Promise<number> {
-    const work = this.registering.then(() => this.registerNow(request));
-    this.registering = work.catch(() => undefined);
-    return work;
+    return this.inTurn(() => this.registerNow(request));
+  }
+
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.changes.then(work);
+    this.changes = result.catch(() => undefined);
+    return result;
   }
 
   private async registerNow(request: RunMaskRequest): Promise<number> {
@@ -157,20 +163,26 @@ export class RunMasks implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Reloads every run's masks when the table changed (another replica registered or dropped some). */
-  async refresh(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      const [state] = await this.db.query<{ n: number | string; latest: Date | string | null }[]>(
-        'SELECT COUNT(*) AS n, MAX(updated_at) AS latest FROM logarithm_run_masks',
-      );
-      const fingerprint = `${state?.n}/${state?.latest instanceof Date ? state.latest.toISOString() : String(state?.latest)}`;
-      if (fingerprint !== this.seen) await this.reload(fingerprint);
-    } catch (error) {
-      this.runtime.logger.warn({ err: error }, 'reloading run masks failed; retrying');
-    }
+  refresh(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return this.inTurn(async () => {
+      try {
+        if ((await this.fingerprint()) !== this.seen) await this.load();
+      } catch (error) {
+        this.runtime.logger.warn({ err: error }, 'reloading run masks failed; retrying');
+      }
+    });
   }
 
-  private async reload(fingerprint?: string): Promise<void> {
+  /** Which state of the table the masks in memory reflect: a change of count or of the latest update means reloading. */
+  private async fingerprint(): Promise<string> {
+    const [state] = await this.db.query<{ n: number | string; latest: Date | string | null }[]>('SELECT COUNT(*) AS n, MAX(updated_at) AS latest FROM logarithm_run_masks');
+    return `${state?.n}/${state?.latest instanceof Date ? state.latest.toISOString() : String(state?.latest)}`;
+  }
+
+  /** Every run's masks from the table; the fingerprint is read first, so that a change made meanwhile is picked up by the next refresh. */
+  private async load(): Promise<void> {
+    const fingerprint = await this.fingerprint();
     const rows = await this.db.query<MaskRow[]>('SELECT run_id, org, project, sealed FROM logarithm_run_masks');
     const present = new Set<string>();
     for (const row of rows) {
@@ -182,8 +194,7 @@ export class RunMasks implements OnModuleInit, OnApplicationShutdown {
       }
     }
     for (const run of this.masker.maskedRuns()) if (!present.has(run)) this.masker.drop(run);
-    if (fingerprint) this.seen = fingerprint;
-    else await this.refresh();
+    this.seen = fingerprint;
   }
 }
 

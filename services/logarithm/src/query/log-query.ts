@@ -1,20 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Database } from '@co/eventstore';
-import { isoTime, type LogLabels, type StoredLogLine } from '../storage/log-line';
+import { lineView, type LogLineView, type StoredLogLine } from '../storage/log-line';
 import { LogStore, type FrameRow } from '../storage/log-store';
 import { decodeCursor, encodeCursor, MAX_SEQ, type Cursor } from './log-cursor';
 import { lineMatches, type LogFilter, type PageRequest } from './log-filter';
-
-/** A line as the read API answers it. */
-export interface LogLineView {
-  seq: string;
-  ts: string;
-  /** RFC 3339 with nanoseconds. */
-  time: string;
-  labels: LogLabels;
-  text: string;
-  truncated?: true;
-}
 
 export interface LogPage {
   lines: LogLineView[];
@@ -39,6 +28,9 @@ interface Key {
  */
 @Injectable()
 export class LogQuery {
+  /** FRAMES_PER_QUERY; lowered by tests to reach the budget with a few frames. */
+  framesPerQuery = FRAMES_PER_QUERY;
+
   constructor(
     private readonly db: Database,
     private readonly store: LogStore,
@@ -77,6 +69,9 @@ export class LogQuery {
     const where = conditions.length ? conditions.join(' AND ') : '1 = 1';
     const after = (key: Key) => (cursor ? (forward ? compare(key, cursor) > 0 : compare(key, cursor) < 0) : true);
     const order = (a: Key, b: Key) => (forward ? compare(a, b) : compare(b, a));
+    // Where this page starts: a `next` handed out must lie strictly past it, or paging would repeat itself.
+    const start = cursor ?? startOf(filter, forward);
+    const frontierCursor = (bound: bigint): Key => (forward ? { ts: bound - 1n, seq: MAX_SEQ } : { ts: bound + 1n, seq: 0n });
 
     const found: (Key & { line: StoredLogLine })[] = [];
     let scanned = 0;
@@ -90,7 +85,9 @@ export class LogQuery {
           const last = found[request.limit].ts;
           if (forward ? bound > last : bound < last) break scan;
         }
-        if (scanned >= FRAMES_PER_QUERY) {
+        // Past the budget the page ends, but only once the frontier has moved past the start:
+        // frames that all overlap the start must be read whole, however many they are.
+        if (scanned >= this.framesPerQuery && (start === undefined || order(frontierCursor(bound), start) > 0)) {
           frontier = bound;
           break scan;
         }
@@ -111,14 +108,14 @@ export class LogQuery {
     if (frontier !== undefined) {
       // Lines at or past the frontier may sit in frames not read yet: they wait for the next page.
       lines = found.filter((line) => (forward ? line.ts < frontier! : line.ts > frontier!));
-      next = forward ? { direction: 'forward', ts: frontier - 1n, seq: MAX_SEQ } : { direction: 'backward', ts: frontier + 1n, seq: 0n };
+      next = { direction: request.direction, ...frontierCursor(frontier) };
     }
     if (lines.length > request.limit) {
       lines = lines.slice(0, request.limit);
       const last = lines[lines.length - 1];
       next = { direction: request.direction, ts: last.ts, seq: last.seq };
     }
-    return { lines: lines.map((item) => toView(item.line)), ...(next ? { next: encodeCursor(next) } : {}) };
+    return { lines: lines.map((item) => lineView(item.line)), ...(next ? { next: encodeCursor(next) } : {}) };
   }
 
   private frames(where: string, parameters: unknown[], forward: boolean, keyset?: [number, number]): Promise<FrameRow[]> {
@@ -134,10 +131,10 @@ export class LogQuery {
   }
 }
 
-export function toView(line: StoredLogLine): LogLineView {
-  const view: LogLineView = { seq: line.seq, ts: line.ts, time: isoTime(line.ts), labels: line.labels, text: line.text };
-  if (line.truncated) view.truncated = true;
-  return view;
+/** Without a cursor, a page starts just before `since` (forward) or just after `until` (backward), if given. */
+function startOf(filter: LogFilter, forward: boolean): Key | undefined {
+  if (forward) return filter.since === undefined ? undefined : { ts: filter.since - 1n, seq: MAX_SEQ };
+  return filter.until === undefined ? undefined : { ts: filter.until + 1n, seq: 0n };
 }
 
 function compare(a: Key, b: Key): number {

@@ -1,11 +1,14 @@
-import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { AccessGate, Authenticated, Authorize, CurrentPrincipal, scopeCondition, type Principal } from '@co/auth';
+import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
 import { RunLogResolver, runLogsNotFound } from '../access/run-log.resolver';
+import { RunOwners } from '../access/run-owners';
 import { isoTime } from '../storage/log-line';
-import { LogStore } from '../storage/log-store';
 import { parseFilter, parsePage, QUERY_LIMITS, type LogFilter } from './log-filter';
 import { LogQuery, type LogPage } from './log-query';
 
@@ -24,8 +27,9 @@ const QUERY_HELP =
 export class LogsController {
   constructor(
     private readonly query: LogQuery,
-    private readonly store: LogStore,
+    private readonly owners: RunOwners,
     private readonly gate: AccessGate,
+    @Inject(SERVICE_RUNTIME) private readonly runtime: ServiceRuntime,
   ) {}
 
   @Get('logs')
@@ -68,7 +72,7 @@ export class LogsController {
 
   /** The run's own organization and run pinned, whatever the query string says. */
   private async runFilter(run: string, raw: Record<string, unknown>, task?: string): Promise<LogFilter> {
-    const owner = await this.store.runOwner(run);
+    const owner = await this.owners.owner(run);
     if (!owner) throw runLogsNotFound(run);
     const filter = parseFilter({ ...raw, org: undefined, project: undefined, run: undefined, task: undefined });
     return { ...filter, org: owner.org, project: owner.project, run, ...(task !== undefined ? { task } : {}) };
@@ -76,8 +80,9 @@ export class LogsController {
 
   /**
    * Streams the log page by page (QUERY_LIMITS.maxLimit lines at a time) through gzip:
-   * memory stays flat however long the log is. Line breaks inside a line are written as
-   * `\n` so that every entry stays one line of the file.
+   * memory stays flat however long the log is, and a client that goes away ends the
+   * reading. Line breaks inside a line are written as `\n` so that every entry stays one
+   * line of the file.
    */
   private async download(run: string, task: string | undefined, response: Response): Promise<void> {
     const filter = await this.runFilter(run, {}, task);
@@ -85,24 +90,23 @@ export class LogsController {
     response.status(200);
     response.setHeader('Content-Type', 'application/gzip');
     response.setHeader('Content-Disposition', `attachment; filename="${name}"`);
-    const gzip = createGzip({ level: 6 });
-    gzip.pipe(response);
-    let cursor: string | undefined;
-    try {
+    const query = this.query;
+    async function* text(): AsyncGenerator<string> {
+      let cursor: string | undefined;
       do {
-        const page = await this.query.page(filter, { direction: 'forward', limit: QUERY_LIMITS.maxLimit, cursor });
+        const page = await query.page(filter, { direction: 'forward', limit: QUERY_LIMITS.maxLimit, cursor });
         let chunk = '';
         for (const line of page.lines) {
           chunk += `${isoTime(line.ts)} ${line.labels.task ?? '-'} ${line.labels.stream ?? '-'} ${line.text.replace(/\r?\n/g, '\\n')}\n`;
         }
-        if (chunk && !gzip.write(chunk)) await new Promise((resolve) => gzip.once('drain', resolve));
+        if (chunk) yield chunk;
         cursor = page.next;
       } while (cursor);
-      gzip.end();
-    } catch (error) {
-      // The status is sent: cut the stream so the client sees an incomplete download, not a short one.
-      gzip.destroy(error as Error);
-      response.destroy(error as Error);
     }
+    // A failure after the status was sent destroys the response: the client sees an incomplete download, not a short one.
+    await pipeline(Readable.from(text()), createGzip({ level: 6 }), response).catch((error: NodeJS.ErrnoException) => {
+      // A client that goes away is no failure of ours.
+      if (error.code !== 'ERR_STREAM_PREMATURE_CLOSE') this.runtime.logger.warn({ err: error, run }, 'a log download failed');
+    });
   }
 }

@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { BusSubscription } from '@co/bus';
 import { Database, sqlTime, subscribeToEvents, type EventEnvelope } from '@co/eventstore';
 import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
+import { parseProject } from '../storage/log-line';
 
 /** A run that has ended, as pilotage reported it. */
 export interface EndedRun {
@@ -31,13 +32,16 @@ const RUN_ENDINGS: Record<string, string> = {
   RunTimedOut: 'timed_out',
 };
 
-const RUN_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/** pilotage's run ids (and what RegisterRunMasks accepts as one). */
+export const RUN_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** How often watched runs are looked up: their end may have been consumed by another replica. */
 const WATCH_POLL_MS = 1000;
 
 /** Ends kept in memory, so that a stream opened on a just-ended run needs no query. */
 const REMEMBERED_ENDS = 10_000;
+/** Owners kept in memory: every push of a run's lines asks for its owner. */
+const REMEMBERED_OWNERS = 10_000;
 
 interface RunRow {
   run_id: string | null;
@@ -61,6 +65,8 @@ export class RunEnds implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly listeners = new Set<(ended: EndedRun) => void>();
   private readonly watched = new Map<string, number>();
   private readonly remembered = new Map<string, EndedRun>();
+  /** A run's owner never changes once its request is recorded. */
+  private readonly owners = new Map<string, RunOwner>();
   private poll?: NodeJS.Timeout;
   private polling = false;
   private stopped = false;
@@ -89,14 +95,15 @@ export class RunEnds implements OnApplicationBootstrap, OnApplicationShutdown {
 
   /** The run's organization and project, or null when pilotage's request for it has not arrived. */
   async owner(run: string): Promise<RunOwner | null> {
+    const known = this.owners.get(run);
+    if (known) return { ...known };
     if (!RUN_ID.test(run)) return null;
     const [row] = await this.db.query<RunRow[]>("SELECT * FROM logarithm_runs WHERE run_id = ? AND org <> ''", [run]);
-    return row ? { org: row.org, project: row.project, ...(row.workflow_id ? { workflowId: row.workflow_id } : {}) } : null;
-  }
-
-  /** When the run ended, or null while it runs (or is unknown). */
-  async endedAt(run: string): Promise<Date | null> {
-    return (await this.ended(run))?.endedAt ?? null;
+    if (!row) return null;
+    const owner: RunOwner = { org: row.org, project: row.project, ...(row.workflow_id ? { workflowId: row.workflow_id } : {}) };
+    this.owners.set(run, owner);
+    if (this.owners.size > REMEMBERED_OWNERS) this.owners.delete(this.owners.keys().next().value!);
+    return { ...owner };
   }
 
   async ended(run: string): Promise<EndedRun | null> {
@@ -152,11 +159,12 @@ export class RunEnds implements OnApplicationBootstrap, OnApplicationShutdown {
   private async applyRequested(event: EventEnvelope, manager: EntityManager, ends: EndedRun[]): Promise<void> {
     const data = event.data as Record<string, unknown>;
     const runId = data.runId;
-    const [org, project] = splitProject(data.project);
-    if (typeof runId !== 'string' || !RUN_ID.test(runId) || !org || !project) {
+    const place = parseProject(data.project);
+    if (typeof runId !== 'string' || !RUN_ID.test(runId) || !place) {
       this.runtime.logger.warn({ eventId: event.id, streamId: event.streamId }, 'run request ignored: no valid run id or project');
       return;
     }
+    const { org, project } = place;
     const workflowId = typeof data.workflowId === 'string' ? data.workflowId.slice(0, 64) : null;
     const workflowName = typeof data.workflowName === 'string' ? data.workflowName.slice(0, 191) : null;
     const requestedAt = sqlTime(manager, new Date(event.occurredAt));
@@ -240,11 +248,4 @@ function endedOf(row: RunRow): EndedRun {
     endedAt: row.ended_at instanceof Date ? row.ended_at : new Date(String(row.ended_at)),
     outcome: row.outcome ?? 'unknown',
   };
-}
-
-/** pilotage names a project `org/project`. */
-function splitProject(value: unknown): [string, string] {
-  const text = typeof value === 'string' ? value : '';
-  const slash = text.indexOf('/');
-  return slash > 0 ? [text.slice(0, slash), text.slice(slash + 1)] : ['', ''];
 }

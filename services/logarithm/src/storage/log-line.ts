@@ -50,11 +50,49 @@ export const LINE_LIMITS = {
   labelsPerLine: 15,
   labelNameChars: 64,
   labelValueChars: 256,
+  /** Labels kept in indexed columns (INDEXED_LABELS): 191 characters fit an InnoDB index in utf8mb4. */
+  indexedLabelChars: 191,
 } as const;
+
+/** Labels the index stores in columns of their own, limited to LINE_LIMITS.indexedLabelChars. */
+export const INDEXED_LABELS = ['run', 'task', 'source'] as const;
 
 export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** Organization and project slugs as crew names them. */
 export const SLUG = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** A line as the read API answers it. */
+export interface LogLineView {
+  seq: string;
+  ts: string;
+  /** RFC 3339 with nanoseconds. */
+  time: string;
+  labels: LogLabels;
+  text: string;
+  truncated?: true;
+}
+
+/** The one shape of a line in answers: queries, downloads' pages and live tails. */
+export function lineView(line: StoredLogLine): LogLineView {
+  const view: LogLineView = { seq: line.seq, ts: line.ts, time: isoTime(line.ts), labels: line.labels, text: line.text };
+  if (line.truncated) view.truncated = true;
+  return view;
+}
+
+/** A task `<stage>.<action>` split at its first dot; undefined when either part is missing. */
+export function splitTask(task: string): { stage: string; action: string } | undefined {
+  const dot = task.indexOf('.');
+  return dot > 0 && dot < task.length - 1 ? { stage: task.slice(0, dot), action: task.slice(dot + 1) } : undefined;
+}
+
+/** pilotage's project name `org/project`, both slugs; undefined for anything else. */
+export function parseProject(value: unknown): { org: string; project: string } | undefined {
+  if (typeof value !== 'string') return undefined;
+  const slash = value.indexOf('/');
+  const org = value.slice(0, slash);
+  const project = value.slice(slash + 1);
+  return slash > 0 && SLUG.test(org) && SLUG.test(project) ? { org, project } : undefined;
+}
 
 /** `2026-03-01T12:00:00.123456789Z` from unix nanoseconds. */
 export function isoTime(ts: string | bigint): string {

@@ -128,7 +128,7 @@ export class LogStore {
   private closed = false;
   private lastSeq = 0;
   /** Counters for metrics and the benchmark. */
-  readonly stats = { commits: 0, lines: 0, bytes: 0, frames: 0 };
+  readonly stats = { commits: 0, lines: 0, bytes: 0 };
 
   constructor(
     private readonly db: Database,
@@ -188,11 +188,6 @@ export class LogStore {
   onCommitted(listener: (lines: StoredLogLine[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
-  }
-
-  /** The last sequence number handed out (0 before any line). */
-  get lastSequence(): string {
-    return String(this.lastSeq);
   }
 
   /** A run's lines with seq > afterSeq in seq order (task optional: `<stage>.<action>`). */
@@ -495,7 +490,6 @@ export class LogStore {
     this.stats.commits += 1;
     this.stats.lines += seq - firstSeq + 1;
     this.stats.bytes += bytes;
-    this.stats.frames += parts.length;
     batches.forEach((batch, index) => batch.resolve(results[index]));
     const committed = results.flat();
     for (const listener of this.listeners) {

@@ -28,6 +28,6 @@ const logStoreProvider: Provider = {
 
 /** The segment files and their index: every other area reads and writes lines through LogStore. */
 export const storageParts: LogarithmParts = {
-  providers: [LogMasker, logStoreProvider],
+  providers: [logStoreProvider],
   migrations: [CreateLogStorage1764300000001],
 };

@@ -78,10 +78,6 @@ export class RunTail {
     this.last = after;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   onClose(listener: () => void): void {
     this.closeListeners.push(listener);
   }

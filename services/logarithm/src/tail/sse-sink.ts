@@ -4,22 +4,17 @@ import type { EndedRun } from '../runs/run-ends';
 import { isoTime, type StoredLogLine } from '../storage/log-line';
 import type { TailSink } from './run-tail';
 
-/** A line as tails send it: what the query endpoints answer for one line. */
-export function lineMessage(line: StoredLogLine): Record<string, unknown> {
-  return { seq: line.seq, ts: line.ts, time: isoTime(line.ts), labels: line.labels, ...(line.truncated ? { truncated: true } : {}), text: line.text };
-}
-
 /** Labels serialized once per labels object: a commit's lines of one stream share one. */
 const labelsJson = new WeakMap<object, string>();
 
-/** JSON.stringify(lineMessage(line)), built without the intermediate object. */
+/** JSON.stringify(lineView(line)), keys in the same order, built without the intermediate object: SSE sends every line this way. */
 export function lineJson(line: StoredLogLine): string {
   let labels = labelsJson.get(line.labels);
   if (labels === undefined) {
     labels = JSON.stringify(line.labels);
     labelsJson.set(line.labels, labels);
   }
-  return `{"seq":"${line.seq}","ts":"${line.ts}","time":"${isoTime(line.ts)}","labels":${labels},${line.truncated ? '"truncated":true,' : ''}"text":${JSON.stringify(line.text)}}`;
+  return `{"seq":"${line.seq}","ts":"${line.ts}","time":"${isoTime(line.ts)}","labels":${labels},"text":${JSON.stringify(line.text)}${line.truncated ? ',"truncated":true' : ''}}`;
 }
 
 export function endMessage(ended: EndedRun): Record<string, unknown> {

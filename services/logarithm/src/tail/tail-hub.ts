@@ -37,10 +37,6 @@ export class TailHub implements OnModuleInit, BeforeApplicationShutdown {
     this.closeAll();
   }
 
-  get openStreams(): number {
-    return this.open;
-  }
-
   /** Refuses a stream beyond the limit, or while stopping; call before answering the client. */
   admit(): void {
     if (this.stopping || !this.runtime.readiness.isAccepting) throw stopping();

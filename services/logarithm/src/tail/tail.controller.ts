@@ -5,7 +5,7 @@ import { AUTH_CONTEXT, Authorize, type AuthContext } from '@co/auth';
 import { InvalidInputError } from '@co/common';
 import { parseOffset, TailHub } from './tail-hub';
 import { SseSink } from './sse-sink';
-import { TailRunResolver } from './tail-run.resolver';
+import { RunLogResolver } from '../access/run-log.resolver';
 import type { TailTarget } from './run-tail';
 
 /** `<stage>.<action>`, as the `task` label holds it. */
@@ -22,7 +22,7 @@ export class TailController {
   constructor(private readonly hub: TailHub) {}
 
   @Get('logs/stream')
-  @Authorize('log:view', { resolver: TailRunResolver, param: 'run' })
+  @Authorize('log:view', { resolver: RunLogResolver, param: 'run' })
   @ApiOperation({ summary: "Live tail of a run's log (Server-Sent Events); resume with Last-Event-ID or ?after=<seq>" })
   @ApiProduces('text/event-stream')
   streamRun(
@@ -36,7 +36,7 @@ export class TailController {
   }
 
   @Get('tasks/:task/logs/stream')
-  @Authorize('log:view', { resolver: TailRunResolver, param: 'run' })
+  @Authorize('log:view', { resolver: RunLogResolver, param: 'run' })
   @ApiOperation({ summary: "Live tail of one task's log (Server-Sent Events); resume with Last-Event-ID or ?after=<seq>" })
   @ApiProduces('text/event-stream')
   streamTask(

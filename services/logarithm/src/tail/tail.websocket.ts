@@ -7,12 +7,12 @@ import { ACCESS_CONTROL, type AccessControl, type Credentials, ForbiddenError, p
 import { AllExceptionsFilter, DomainError, InvalidInputError, NotFoundError, UnavailableError } from '@co/common';
 import { SERVICE_RUNTIME, type ServiceRuntime } from '@co/service-kit';
 import type { EndedRun } from '../runs/run-ends';
-import type { StoredLogLine } from '../storage/log-line';
+import { lineView, type StoredLogLine } from '../storage/log-line';
 import type { TailSink, TailTarget } from './run-tail';
-import { endMessage, errorMessage, lineMessage } from './sse-sink';
+import { endMessage, errorMessage } from './sse-sink';
 import { TASK_NAME } from './tail.controller';
 import { parseOffset, TailHub } from './tail-hub';
-import { TailRunResolver } from './tail-run.resolver';
+import { RunLogResolver } from '../access/run-log.resolver';
 
 /** The subprotocol a browser offers, beside `bearer.<token>`, since it cannot send an Authorization header. */
 export const TAIL_PROTOCOL = 'containerops.logs.v1';
@@ -51,7 +51,7 @@ export class TailWebSocketServer implements OnApplicationBootstrap, OnApplicatio
     private readonly adapterHost: HttpAdapterHost,
     private readonly modules: ModuleRef,
     private readonly hub: TailHub,
-    private readonly resolver: TailRunResolver,
+    private readonly resolver: RunLogResolver,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -108,7 +108,7 @@ class WebSocketSink implements TailSink {
   }
 
   line(line: StoredLogLine): void {
-    this.send({ type: 'line', ...lineMessage(line) });
+    this.send({ type: 'line', ...lineView(line) });
   }
 
   backlog(): { lines: number; bytes: number } {
